@@ -1,0 +1,31 @@
+"""Synapse: the entry point. Signs the user in, then shows only the pages their role may use."""
+
+import logging
+
+import streamlit as st
+
+from core import ui
+from core.config import ConfigurationError, get_settings
+
+st.set_page_config(page_title="Synapse", page_icon=":material/psychology:", layout="wide")
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+try:
+    settings = get_settings()
+except ConfigurationError as exc:
+    st.error(f"Synapse cannot start: {exc}")
+    st.stop()
+
+with ui.unexpected_errors():
+    actor = ui.signed_in_actor()
+    if actor is None:
+        st.navigation([st.Page(ui.login_view, title="Sign in", icon=":material/login:")], position="hidden").run()
+        st.stop()
+
+    page = ui.navigation_for(actor)
+    with st.sidebar:
+        st.caption(settings.clinic_name)
+        st.write(f"**{actor.full_name}**  \n{actor.role.value.title()}")
+        if st.button("Sign out", icon=":material/logout:", use_container_width=True):
+            ui.sign_out()
+    page.run()

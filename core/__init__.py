@@ -1,0 +1,1 @@
+"""Synapse core: settings, database, models, security, services. Only core.ui imports streamlit."""

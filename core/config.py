@@ -1,0 +1,108 @@
+"""The one place settings come from: environment variables prefixed SYNAPSE_, or an optional .env file."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigurationError(RuntimeError):
+    """Settings that cannot work; the message names what is missing or wrong."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SYNAPSE_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file synapse.db in the data dir"
+    )
+    encryption_keys: SecretStr | None = Field(
+        default=None, description="Comma-separated Fernet keys; the first encrypts, all decrypt"
+    )
+    index_key: SecretStr | None = Field(default=None, description="Key of the blind index (HMAC-SHA256)")
+    timezone: str = "Asia/Kolkata"
+    clinic_name: str = "Synapse Clinic"
+    port: int = 8501
+
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
+    require_admin_totp: bool = False
+    emergency_access_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    lockout_threshold: int = Field(default=5, ge=3, le=20)
+    lockout_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # Accept the usual postgres:// and postgresql:// forms and use psycopg 3 for them.
+            for prefix in ("postgres://", "postgresql://"):
+                if url.startswith(prefix):
+                    return "postgresql+psycopg://" + url[len(prefix) :]
+            return url
+        return f"sqlite:///{(self.data_dir / 'synapse.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "keys.env"
+
+    def check_production(self) -> None:
+        """In production, refuse to start unless keys and a server database are given explicitly."""
+        if self.env != "production":
+            return
+        missing = []
+        if not self.encryption_keys or not self.encryption_keys.get_secret_value().strip():
+            missing.append("SYNAPSE_ENCRYPTION_KEYS")
+        if not self.index_key or not self.index_key.get_secret_value().strip():
+            missing.append("SYNAPSE_INDEX_KEY")
+        if not self.database_url:
+            missing.append("SYNAPSE_DATABASE_URL")
+        elif self.is_sqlite:
+            missing.append("SYNAPSE_DATABASE_URL (a PostgreSQL URL; SQLite is for the embedded default only)")
+        if missing:
+            raise ConfigurationError(
+                "SYNAPSE_ENV=production refuses to start without: " + ", ".join(missing)
+            )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    settings = Settings()
+    settings.check_production()
+    return settings
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and the CLI change the environment)."""
+    get_settings.cache_clear()
+
+
+def ensure_data_dir(settings: Settings) -> Path:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    return settings.data_dir

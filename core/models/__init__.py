@@ -1,0 +1,23 @@
+"""All table models; importing this package registers them on SQLModel.metadata (used by Alembic)."""
+
+from sqlmodel import SQLModel
+
+from core.models.audit import AuditEvent, AuditHead
+from core.models.identity import EmergencyAccess, LoginThrottle, User, UserProfile, UserSession
+from core.models.patients import Counter, Intake, Patient
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "AuditEvent",
+    "AuditHead",
+    "Counter",
+    "EmergencyAccess",
+    "Intake",
+    "LoginThrottle",
+    "Patient",
+    "User",
+    "UserProfile",
+    "UserSession",
+    "metadata",
+]

@@ -1,0 +1,21 @@
+"""The only part of core that imports streamlit: sign-in gate, navigation, service calls, error display."""
+
+from core.ui.auth import current_actor, login_view, sign_out, signed_in_actor
+from core.ui.errors import FieldErrors, unexpected_errors
+from core.ui.format import coming_soon, fmt_datetime
+from core.ui.navigation import navigation_for
+from core.ui.services import attempt, call
+
+__all__ = [
+    "FieldErrors",
+    "attempt",
+    "call",
+    "coming_soon",
+    "current_actor",
+    "fmt_datetime",
+    "login_view",
+    "navigation_for",
+    "sign_out",
+    "signed_in_actor",
+    "unexpected_errors",
+]

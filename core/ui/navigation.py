@@ -1,0 +1,58 @@
+"""Which pages each role sees. Built from core.security.rbac, so a page a role may not use is not in its
+navigation and cannot be reached by URL either (services check again)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from core.security.rbac import Actor, Permission, Role, permitted
+
+PAGES_DIR = Path(__file__).resolve().parents[2] / "pages"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    file: str
+    title: str
+    icon: str
+    section: str
+    any_of: tuple[Permission, ...]
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("home.py", "Home", ":material/home:", "Clinic", (Permission.OWN_ACCOUNT,)),
+    PageSpec("intake.py", "Intake", ":material/person_add:", "Patients", (Permission.PATIENT_REGISTER,)),
+    PageSpec("patients.py", "Patients", ":material/groups:", "Patients", (Permission.PATIENT_SEARCH,)),
+    PageSpec("symptoms.py", "Symptoms", ":material/symptoms:", "Clinical", (Permission.PRESENTING_SYMPTOMS_RECORD,)),
+    PageSpec("consultation.py", "Consultation", ":material/mic:", "Clinical", (Permission.CONSULTATION_RUN,)),
+    PageSpec("reports.py", "Reports", ":material/description:", "Clinical", (Permission.REPORT_SIGN,)),
+    PageSpec("appointments.py", "Appointments", ":material/calendar_month:", "Front desk", (Permission.SCHEDULE_READ,)),
+    PageSpec("billing.py", "Billing", ":material/receipt_long:", "Front desk",
+             (Permission.BILLING_MANAGE, Permission.BILLING_REPORTS)),
+    PageSpec("analytics.py", "Analytics", ":material/monitoring:", "Clinic", (Permission.ANALYTICS_READ,)),
+    PageSpec("admin_users.py", "Users", ":material/manage_accounts:", "Administration", (Permission.USER_MANAGE,)),
+    PageSpec("admin_audit.py", "Audit log", ":material/policy:", "Administration", (Permission.AUDIT_READ,)),
+    PageSpec("account.py", "My account", ":material/account_circle:", "Account", (Permission.OWN_ACCOUNT,)),
+)
+
+
+def pages_for(role: Role) -> dict[str, list[PageSpec]]:
+    sections: dict[str, list[PageSpec]] = {}
+    for spec in PAGES:
+        if any(permitted(role, p) for p in spec.any_of):
+            sections.setdefault(spec.section, []).append(spec)
+    return sections
+
+
+def navigation_for(actor: Actor):  # type: ignore[no-untyped-def]
+    sections = {
+        section: [
+            st.Page(PAGES_DIR / spec.file, title=spec.title, icon=spec.icon, default=spec.file == "home.py")
+            for spec in specs
+        ]
+        for section, specs in pages_for(actor.role).items()
+    }
+    return st.navigation(sections)
