@@ -19,7 +19,7 @@ except ConfigurationError as exc:
 with ui.unexpected_errors():
     actor = ui.signed_in_actor()
     if actor is None:
-        st.navigation([st.Page(ui.login_view, title="Sign in", icon=":material/login:")], position="hidden").run()
+        ui.sign_in_navigation(ui.login_view).run()
         st.stop()
 
     page = ui.navigation_for(actor)

@@ -62,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = get_settings()
     port = str(args.port or settings.port)
     argv = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "Home.py"), "--server.port", port,
-            "--server.address", args.address]
+            "--server.address", args.address or settings.address]
     os.chdir(REPO_ROOT)
     os.execv(sys.executable, argv)
     return EXIT_OK  # pragma: no cover
@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="start the web app (Streamlit)")
     p.add_argument("--port", type=int)
-    p.add_argument("--address", default="0.0.0.0")
+    p.add_argument("--address", help="listen address (default SYNAPSE_ADDRESS, 127.0.0.1)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="create the demo clinic (idempotent); prints new passwords once")

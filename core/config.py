@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     index_key: SecretStr | None = Field(default=None, description="Key of the blind index (HMAC-SHA256)")
     timezone: str = "Asia/Kolkata"
     clinic_name: str = "Synapse Clinic"
-    port: int = 8501
+    port: int = Field(default=8501, ge=1, le=65535)
+    # Browsers allow the microphone only on localhost or HTTPS: listen locally unless behind a TLS proxy.
+    address: str = "127.0.0.1"
 
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)

@@ -3,7 +3,7 @@
 from core.ui.auth import current_actor, login_view, sign_out, signed_in_actor
 from core.ui.errors import FieldErrors, unexpected_errors
 from core.ui.format import coming_soon, fmt_datetime
-from core.ui.navigation import navigation_for
+from core.ui.navigation import navigation_for, sign_in_navigation
 from core.ui.services import attempt, call
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "login_view",
     "navigation_for",
     "sign_out",
+    "sign_in_navigation",
     "signed_in_actor",
     "unexpected_errors",
 ]

@@ -39,7 +39,9 @@ def signed_in_actor() -> Actor | None:
 
 
 def current_actor() -> Actor:
-    actor = st.session_state.get(ACTOR_KEY)
+    """For pages: the signed-in actor, re-checked against the server-side session (a page may be run
+    without the entry point, e.g. by URL, so it never trusts a cached actor)."""
+    actor = signed_in_actor()
     if actor is None:
         st.warning("Please sign in.")
         st.stop()
@@ -82,7 +84,7 @@ def login_view() -> None:
 
     with st.expander("Have a reset code?"):
         with st.form("reset_code"):
-            r_user = st.text_input("Username", key="reset_username", max_chars=40)
+            r_user = st.text_input("Your username", key="reset_username", max_chars=40)
             r_code = st.text_input("Reset code from your administrator", key="reset_code", max_chars=100)
             r_new = st.text_input("New password (12+ characters)", type="password", key="reset_new", max_chars=256)
             r_again = st.text_input("New password again", type="password", key="reset_again", max_chars=256)

@@ -11,6 +11,10 @@ import streamlit as st
 from core.security.rbac import Actor, Permission, Role, permitted
 
 PAGES_DIR = Path(__file__).resolve().parents[2] / "pages"
+# The sign-in page and the home page share one URL path (so one page hash): after signing in or out the
+# browser's current page resolves to the other, instead of Streamlit's "page not found". It must not be
+# a file name in pages/, whose legacy auto-discovery would map the same hash to that file.
+HOME_PATH = "welcome"
 
 
 @dataclass(frozen=True)
@@ -50,9 +54,16 @@ def pages_for(role: Role) -> dict[str, list[PageSpec]]:
 def navigation_for(actor: Actor):  # type: ignore[no-untyped-def]
     sections = {
         section: [
-            st.Page(PAGES_DIR / spec.file, title=spec.title, icon=spec.icon, default=spec.file == "home.py")
+            st.Page(PAGES_DIR / spec.file, title=spec.title, icon=spec.icon, default=spec.file == "home.py",
+                    url_path=HOME_PATH if spec.file == "home.py" else None)
             for spec in specs
         ]
         for section, specs in pages_for(actor.role).items()
     }
     return st.navigation(sections)
+
+
+def sign_in_navigation(login_view):  # type: ignore[no-untyped-def]
+    """Signed out, every URL leads to the sign-in page."""
+    page = st.Page(login_view, title="Sign in", icon=":material/login:", url_path=HOME_PATH, default=True)
+    return st.navigation([page], position="hidden")

@@ -9,15 +9,17 @@ import streamlit as st
 
 from core.db import unit_of_work
 from core.errors import DomainError, SessionExpired, ValidationError
-from core.ui.auth import current_actor, forget_session
+from core.ui.auth import ACTOR_KEY, current_actor, forget_session
 from core.ui.errors import FieldErrors
 
 T = TypeVar("T")
 
 
 def call(fn: Callable[..., T], **kwargs: Any) -> T:
+    # The page checked the session at its top (current_actor); this run's actor is in session state.
+    actor = st.session_state.get(ACTOR_KEY) or current_actor()
     with unit_of_work() as session:
-        return fn(session=session, actor=current_actor(), **kwargs)
+        return fn(session=session, actor=actor, **kwargs)
 
 
 def attempt(fn: Callable[..., T], *, errors: FieldErrors | None = None, **kwargs: Any) -> tuple[bool, T | None]:
