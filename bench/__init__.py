@@ -1,1 +1,1 @@
-"""Benchmarks: each prints medians and its ratio against a baseline measured in the same run (see README.md)."""
+"""Benchmarks: each prints medians and its ratio to a baseline measured in the same run (README.md)."""

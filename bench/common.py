@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -21,13 +22,15 @@ PG_ADMIN_URL = os.environ.get(
     "SYNAPSE_BENCH_POSTGRES_URL",
     os.environ.get("SYNAPSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
 )
-_ENV_VARS = ("SYNAPSE_ENV", "SYNAPSE_DATA_DIR", "SYNAPSE_DATABASE_URL", "SYNAPSE_ENCRYPTION_KEYS", "SYNAPSE_INDEX_KEY")
+_ENV_VARS = (
+    "SYNAPSE_ENV", "SYNAPSE_DATA_DIR", "SYNAPSE_DATABASE_URL", "SYNAPSE_ENCRYPTION_KEYS", "SYNAPSE_INDEX_KEY",
+)
 
 
-def timed(fn: Callable[[], object]) -> tuple[float, object]:
-    """Seconds one call of fn takes, and what it returned."""
+def timed(fn: Callable[..., object], *args: object) -> tuple[float, object]:
+    """Seconds one call fn(*args) takes, and what it returned."""
     start = time.perf_counter()
-    value = fn()
+    value = fn(*args)
     return time.perf_counter() - start, value
 
 
@@ -105,16 +108,18 @@ def throwaway_postgres(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
 
             core_db.use_engine(None)  # closes the pooled connections the benchmark left open
             with admin.connect() as conn:
-                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                             {"n": name})
+                kill = text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n")
+                conn.execute(kill, {"n": name})
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     finally:
         admin.dispose()
 
 
 def cli(run: Callable[..., dict], default_size: int, size_help: str) -> None:
-    parser = argparse.ArgumentParser(description=(run.__module__ or "").split(".")[-1])
-    parser.add_argument("--size", type=int, default=default_size, help=f"{size_help} (default {default_size})")
+    parser = argparse.ArgumentParser(description=sys.modules[run.__module__].__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=default_size,
+                        help=f"{size_help} (default: {default_size})")
     args = parser.parse_args()
     if args.size < 1:
         parser.error("--size must be at least 1")

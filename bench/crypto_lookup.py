@@ -23,7 +23,7 @@ from core.migrate import upgrade
 from core.models import Patient, User
 from core.models.base import utcnow
 from core.security.crypto import blind_index
-from core.security.rbac import system_actor
+from core.security.rbac import Actor, system_actor
 from core.services import users
 from core.services.auth import actor_for
 from core.services.patients import ENCRYPTED_FIELDS, _name_dob_key, find_patients
@@ -52,7 +52,8 @@ def plain_values(i: int) -> dict:
     name = f"{FIRST[i % 10]} {LAST[i // 10 % 10]} {i}"
     return {
         "full_name": name, "date_of_birth": dt.date(1950, 1, 1) + dt.timedelta(days=i % 20000),
-        "phone": phone_of(i), "email": f"patient{i}@example.org", "address": f"Flat {i % 400}, MG Road, Pune 411001",
+        "phone": phone_of(i), "email": f"patient{i}@example.org",
+        "address": f"Flat {i % 400}, MG Road, Pune 411001",
         "emergency_contact": {"name": f"Relative of {name}", "relation": "spouse", "phone": phone_of(i + 1)},
     }
 
@@ -62,7 +63,8 @@ def encrypt_fields(plain: dict, dialect) -> dict:  # type: ignore[no-untyped-def
 
 
 def decrypt_fields(stored: dict, dialect) -> dict:  # type: ignore[no-untyped-def]
-    return {name: ENCRYPTED_TYPES[name].process_result_value(stored[name], dialect) for name in ENCRYPTED_FIELDS}
+    return {name: ENCRYPTED_TYPES[name].process_result_value(stored[name], dialect)
+            for name in ENCRYPTED_FIELDS}
 
 
 def patient_row(i: int, dialect, now: dt.datetime) -> dict:  # type: ignore[no-untyped-def]
@@ -98,7 +100,7 @@ def row_crypto_us(dialect, rounds: int) -> float:  # type: ignore[no-untyped-def
     return median(samples) * 1e6
 
 
-def receptionist():  # type: ignore[no-untyped-def]
+def receptionist() -> Actor:
     with unit_of_work() as session:
         users.create_user(session=session, actor=system_actor("bench"), data={
             "username": "benchreception", "full_name": "Bench Reception", "role": "receptionist",
@@ -106,41 +108,43 @@ def receptionist():  # type: ignore[no-untyped-def]
         return actor_for(session.exec(select(User).where(User.username == "benchreception")).scalars().one())
 
 
-def lookups(engine, actor, size: int, count: int) -> tuple[list[float], list[float], list[str]]:  # type: ignore[no-untyped-def]
+def by_service(actor: Actor, typed_phone: str) -> list:
+    with unit_of_work() as session:
+        return find_patients(session=session, actor=actor, query=typed_phone)
+
+
+def by_raw_sql(engine, mrn: str) -> list:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT * FROM patients WHERE mrn = :mrn"), {"mrn": mrn}).mappings().all()
+
+
+def lookups(engine, actor: Actor, size: int, count: int):  # type: ignore[no-untyped-def]
+    """Service and raw lookups of the same rows, interleaved; returns both timings and any wrong result."""
     service, raw, problems = [], [], []
     picks = random.Random(7).sample(range(1, size + 1), min(count, size))
-    raw_sql = text("SELECT * FROM patients WHERE mrn = :mrn")
     for warmup, i in [(True, picks[0])] * 3 + [(False, i) for i in picks]:
         mrn = f"P-{i:06d}"
-
-        def by_service():  # type: ignore[no-untyped-def]
-            with unit_of_work() as session:
-                return find_patients(session=session, actor=actor, query=typed_phone_of(i))
-
-        def by_raw():  # type: ignore[no-untyped-def]
-            with engine.connect() as conn:
-                return conn.execute(raw_sql, {"mrn": mrn}).mappings().all()
-
-        t_service, found = timed(by_service)
-        t_raw, raw_rows = timed(by_raw)
-        expected = plain_values(i)["full_name"]
-        if [(r.mrn, r.full_name) for r in found] != [(mrn, expected)]:
-            problems.append(f"service found {[(r.mrn, r.full_name) for r in found]} for {mrn}")
+        t_service, found = timed(by_service, actor, typed_phone_of(i))
+        t_raw, raw_rows = timed(by_raw_sql, engine, mrn)
         if [r["phone_index"] for r in raw_rows] != [blind_index("phone", phone_of(i))]:
             problems.append(f"raw SQL found {len(raw_rows)} rows for {mrn}")
+        expected = [(raw_rows[0]["id"] if raw_rows else None, mrn, plain_values(i)["full_name"])]
+        if [(r.id, r.mrn, r.full_name) for r in found] != expected:
+            problems.append(f"service found {[(r.mrn, r.full_name) for r in found]} for {mrn}")
         if not warmup:
             service.append(t_service)
             raw.append(t_raw)
     return service, raw, problems
 
 
-def run(size: int = 100_000, lookup_count: int = 200, crypto_rounds: int = 2000, admin_url: str = PG_ADMIN_URL) -> dict:
+def run(size: int = 100_000, lookup_count: int = 200, crypto_rounds: int = 2000,
+        admin_url: str = PG_ADMIN_URL) -> dict:
     with app_environment(), throwaway_postgres(admin_url) as url:
         engine = core_db.make_engine(url)
         upgrade(engine)
         core_db.use_engine(engine)
         crypto_us = row_crypto_us(engine.dialect, crypto_rounds)
-        load_seconds, _ = timed(lambda: bulk_insert(engine, size))
+        load_seconds, _ = timed(bulk_insert, engine, size)
         actor = receptionist()
         service, raw, problems = lookups(engine, actor, size, lookup_count)
     service_ms, raw_ms = median(service) * 1e3, median(raw) * 1e3
@@ -153,16 +157,19 @@ def run(size: int = 100_000, lookup_count: int = 200, crypto_rounds: int = 2000,
 
 
 def report(r: dict) -> str:
-    return "\n".join([
-        f"crypto_lookup: {r['size']} patients on PostgreSQL (loaded in {r['load_seconds']:.1f} s), "
-        f"{r['lookups']} lookups",
-        f"  (a) encrypt+decrypt one patient row ({len(ENCRYPTED_FIELDS)} fields): median {r['row_crypto_us']:.1f} us",
-        f"  (b) find_patients by phone (service):  median {r['service_ms']:.3f} ms"
-        f"   target <= {TARGET_MS:g} ms: {verdict(r['service_ms'] <= TARGET_MS)}",
+    fields = len(ENCRYPTED_FIELDS)
+    lines = [
+        f"crypto_lookup: {r['size']} patients on PostgreSQL (loaded in {r['load_seconds']:.1f} s)",
+        f"  (a) encrypt+decrypt one patient row ({fields} fields): median {r['row_crypto_us']:.1f} us",
+        f"  (b) {r['lookups']} lookups by phone",
+        f"      find_patients (service):           median {r['service_ms']:.3f} ms   "
+        + f"target <= {TARGET_MS:g} ms: {verdict(r['service_ms'] <= TARGET_MS)}",
         f"      raw SQL by indexed mrn (baseline): median {r['raw_ms']:.3f} ms",
-        f"      ratio service/raw: {r['ratio']:.2f}x   target <= {TARGET_RATIO:g}x: {verdict(r['ratio'] <= TARGET_RATIO)}",
-        f"  wrong rows found: {len(r['problems'])}" + "".join(f"\n    {p}" for p in r["problems"][:5]),
-    ])
+        f"      ratio service/raw: {r['ratio']:.2f}x   "
+        + f"target <= {TARGET_RATIO:g}x: {verdict(r['ratio'] <= TARGET_RATIO)}",
+        f"  wrong rows found: {len(r['problems'])}",
+    ]
+    return "\n".join(lines + [f"    {p}" for p in r["problems"][:5]])
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ def _reset_postgres(engine: Engine) -> None:
         conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
         conn.execute(text("INSERT INTO counters (name, value) VALUES ('mrn', 0)"))
+        conn.execute(text("INSERT INTO audit_head (id, seq, hash, updated_at) VALUES (1, 0, :h, now())"), {"h": "0" * 64})
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -56,10 +56,8 @@ def _link(prev_hash: str, event: AuditEvent) -> str:
 def _locked_head(session: Session) -> AuditHead:
     # FOR UPDATE serialises writers on PostgreSQL; SQLite units of work already hold the write lock.
     head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalars().first()
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
-        session.flush()
+    if head is None:  # created by migration 0001; its absence means the table was tampered with
+        raise RuntimeError("audit_head row missing: run `synapse audit verify`")
     return head
 
 

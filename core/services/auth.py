@@ -166,14 +166,33 @@ def login(*, session: Session, username: object, password: object, totp_code: ob
     return LoginResult(token=token, actor=actor)
 
 
-def authenticate(*, session: Session, token: object) -> Actor:
-    """The actor behind a live session token; raises SessionExpired for an unknown, idle or old token."""
+@dataclass(frozen=True)
+class SessionCheck:
+    """The outcome of re-checking a token: an actor, or why the session ended (committed, audited)."""
+
+    actor: Actor | None = None
+    ended: str | None = None
+
+    @property
+    def message(self) -> str:
+        if self.ended in ("idle_timeout", "absolute_timeout"):
+            return "Your session timed out. Please sign in again."
+        return SessionExpired().message
+
+    def require(self) -> Actor:
+        if self.actor is None:
+            raise SessionExpired(self.message)
+        return self.actor
+
+
+def authenticate(*, session: Session, token: object) -> SessionCheck:
+    """Check a session token on every rerun; an idle, too old or orphaned session is deleted here."""
     if not isinstance(token, str) or not token or len(token) > 200:
-        raise SessionExpired()
+        return SessionCheck(ended="unknown")
     now = utcnow()
     row = session.exec(select(UserSession).where(UserSession.token_hash == hash_token(token))).scalars().first()
     if row is None:
-        raise SessionExpired()
+        return SessionCheck(ended="unknown")
     idle = dt.timedelta(minutes=get_settings().session_idle_minutes)
     user = session.get(User, row.user_id)
     reason = None
@@ -187,12 +206,11 @@ def authenticate(*, session: Session, token: object) -> Actor:
         session.delete(row)
         audit.record(session, actor=actor_for(user) if user else None, action="auth.session_end",
                      entity="user_session", entity_id=row.id, details={"reason": reason})
-        message = "Your session timed out. Please sign in again." if "timeout" in reason else None
-        raise SessionExpired(message) if message else SessionExpired()
+        return SessionCheck(ended=reason)
     if now - row.last_seen_at >= TOUCH_INTERVAL:
         row.last_seen_at = now
         session.add(row)
-    return actor_for(user, row.id)  # type: ignore[arg-type]
+    return SessionCheck(actor=actor_for(user, row.id))  # type: ignore[arg-type]
 
 
 def logout(*, session: Session, token: object) -> bool:

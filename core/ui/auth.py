@@ -7,7 +7,6 @@ from __future__ import annotations
 import streamlit as st
 
 from core.db import unit_of_work
-from core.errors import SessionExpired
 from core.security.rbac import Actor
 from core.services import auth
 
@@ -28,14 +27,13 @@ def signed_in_actor() -> Actor | None:
     token = st.session_state.get(TOKEN_KEY)
     if not token:
         return None
-    try:
-        with unit_of_work() as session:
-            actor = auth.authenticate(session=session, token=token)
-    except SessionExpired as exc:
-        forget_session(exc.message)
+    with unit_of_work() as session:
+        check = auth.authenticate(session=session, token=token)
+    if check.actor is None:
+        forget_session(check.message)
         return None
-    st.session_state[ACTOR_KEY] = actor
-    return actor
+    st.session_state[ACTOR_KEY] = check.actor
+    return check.actor
 
 
 def current_actor() -> Actor:

@@ -9,6 +9,8 @@ Create Date: 2026-11-30 16:31:48.668760
 """
 from __future__ import annotations
 
+import datetime
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -221,6 +223,12 @@ def upgrade() -> None:
     op.bulk_insert(
         sa.table("counters", sa.column("name", sa.String), sa.column("value", sa.Integer)),
         [{"name": "mrn", "value": 0}],
+    )
+    # The chain's genesis link: every writer locks this row, so it must exist before the first writer.
+    op.bulk_insert(
+        sa.table("audit_head", sa.column("id", sa.Integer), sa.column("seq", sa.BigInteger),
+                 sa.column("hash", sa.String), sa.column("updated_at", sa.DateTime(timezone=True))),
+        [{"id": 1, "seq": 0, "hash": "0" * 64, "updated_at": datetime.datetime.now(datetime.timezone.utc)}],
     )
 
 
