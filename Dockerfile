@@ -8,14 +8,9 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin synap
     && mkdir -p /var/lib/synapse && chown synapse /var/lib/synapse
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY core ./core
-RUN pip install --no-cache-dir .
-COPY Home.py ./
-COPY pages ./pages
-COPY migrations ./migrations
-COPY .streamlit ./.streamlit
-RUN pip install --no-cache-dir --no-deps -e .
+# Editable install: the `synapse` command finds Home.py, pages/ and migrations/ beside core/.
+COPY . .
+RUN pip install --no-cache-dir -e .
 
 USER synapse
 EXPOSE 8501
