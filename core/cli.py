@@ -189,6 +189,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK if status.ok else EXIT_FAILED
 
 
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from core.security.crypto import generate_fernet_key, generate_index_key
+
+    print("# Keep these out of the repository; put them in the server's environment or secret store.")
+    print(f"SYNAPSE_ENCRYPTION_KEYS={generate_fernet_key()}")
+    print(f"SYNAPSE_INDEX_KEY={generate_index_key()}")
+    return EXIT_OK
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     _migrate()
     print("Database migrated to the newest schema.")
@@ -241,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     asub.add_parser("head", help="print the newest link (SEQ:HASH) to record outside the database")
     p.set_defaults(func=cmd_audit)
 
+    p = sub.add_parser("keygen", help="print a new encryption key and index key for production")
+    p.set_defaults(func=cmd_keygen)
+
     p = sub.add_parser("status", help="database, migrations and key configuration")
     p.set_defaults(func=cmd_status)
     return parser
@@ -256,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     from core.security.crypto import KeyConfigurationError
 
     try:
-        get_settings()
+        if args.func is not cmd_keygen:
+            get_settings()
         return int(args.func(args))
     except (ConfigurationError, KeyConfigurationError) as exc:
         _err(f"Configuration error: {exc}")
