@@ -94,7 +94,17 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    settings = Settings()
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings()
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError("the .env file is not valid UTF-8 text") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SYNAPSE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid settings: {problems}") from exc
     settings.check_production()
     return settings
 

@@ -135,7 +135,11 @@ def _load_or_create_key_file(settings: Settings) -> tuple[str, str]:
     path: Path = settings.key_file
     if path.exists():
         values: dict[str, str] = {}
-        for line in path.read_text().splitlines():
+        try:
+            content = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise KeyConfigurationError(f"{path} is not valid UTF-8 text; restore it from your backup") from exc
+        for line in content.splitlines():
             if "=" in line and not line.lstrip().startswith("#"):
                 name, _, value = line.partition("=")
                 values[name.strip()] = value.strip()
