@@ -189,6 +189,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK if status.ok else EXIT_FAILED
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from core.services.patient_import import import_patients
+
+    path = Path(args.file)
+    if not path.is_file():
+        _err(f"No such file: {path}")
+        return EXIT_USAGE
+    with db.unit_of_work() as session:
+        report = import_patients(session=session, actor=_system(), content=path.read_bytes(),
+                                 skip_invalid=args.skip_invalid)
+    for line, reason in report.rejected:
+        print(f"line {line}: {reason}", file=sys.stderr)
+    if report.rejected and not args.skip_invalid:
+        print(f"{len(report.rejected)} of {report.rows} rows are invalid; nothing was imported. "
+              "Fix them, or use --skip-invalid to import the valid rows.")
+        return EXIT_FAILED
+    print(f"Imported {report.imported} of {report.rows} patients.")
+    if report.rejected:
+        rejects = Path(args.rejects or path.with_name(path.stem + ".rejects.csv"))
+        fd = os.open(rejects, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(report.rejects_csv)
+        print(f"{len(report.rejected)} rows rejected; written to {rejects} (it holds patient data: delete it when done).")
+    return EXIT_OK
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     from core.security.crypto import generate_fernet_key, generate_index_key
 
@@ -249,6 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--anchor", type=_parse_anchor, help="SEQ:HASH recorded earlier with `synapse audit head`")
     asub.add_parser("head", help="print the newest link (SEQ:HASH) to record outside the database")
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("import", help="import data from files")
+    isub = p.add_subparsers(dest="import_command", required=True)
+    ip = isub.add_parser("patients", help="import patients from a CSV file (all rows valid, or --skip-invalid)")
+    ip.add_argument("file")
+    ip.add_argument("--skip-invalid", action="store_true", help="import the valid rows and write the rejects to a CSV")
+    ip.add_argument("--rejects", help="where to write rejected rows (default FILE.rejects.csv)")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("keygen", help="print a new encryption key and index key for production")
     p.set_defaults(func=cmd_keygen)

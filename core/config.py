@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     index_key: SecretStr | None = Field(default=None, description="Key of the blind index (HMAC-SHA256)")
     timezone: str = "Asia/Kolkata"
     clinic_name: str = "Synapse Clinic"
+    phone_region: str = Field(default="IN", min_length=2, max_length=2, description="default region for phone numbers")
     port: int = Field(default=8501, ge=1, le=65535)
     # Browsers allow the microphone only on localhost or HTTPS: listen locally unless behind a TLS proxy.
     address: str = "127.0.0.1"

@@ -4,7 +4,8 @@ from sqlmodel import SQLModel
 
 from core.models.audit import AuditEvent, AuditHead
 from core.models.identity import EmergencyAccess, LoginThrottle, User, UserProfile, UserSession
-from core.models.patients import Counter, Intake, Patient
+from core.models.patients import Counter, Intake, Patient, PatientNameToken
+from core.models.symptoms import CustomSymptom, MasterSymptom, PatientSymptom, SafetyFlag, ScaleResult
 
 metadata = SQLModel.metadata
 
@@ -12,10 +13,16 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Counter",
+    "CustomSymptom",
     "EmergencyAccess",
     "Intake",
     "LoginThrottle",
+    "MasterSymptom",
     "Patient",
+    "PatientNameToken",
+    "PatientSymptom",
+    "SafetyFlag",
+    "ScaleResult",
     "User",
     "UserProfile",
     "UserSession",

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Index, String
+from sqlalchemy import BigInteger, CheckConstraint, Column, Date, ForeignKey, Index, String
 from sqlmodel import Field, SQLModel
 
 from core.models.base import UTCDateTime, new_id, utcnow
@@ -30,6 +30,8 @@ class Patient(SQLModel, table=True):
         Index("ix_patients_email_index", "email_index"),
         Index("ix_patients_name_dob_index", "name_dob_index"),
         Index("ix_patients_assigned_doctor_id", "assigned_doctor_id"),
+        Index("ix_patients_name_rank", "name_rank"),
+        Index("ix_patients_last_visit", "last_visit_at"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -55,6 +57,9 @@ class Patient(SQLModel, table=True):
         default=None, sa_column=Column(ForeignKey("users.id"), nullable=True)
     )
     last_visit_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # Alphabetical position of the name among patients (see core.services.name_index): lets the list
+    # sort by name without decrypting more than the rows shown. It reveals order, never the name.
+    name_rank: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_by: uuid.UUID | None = Field(default=None, sa_column=Column(ForeignKey("users.id"), nullable=True))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
@@ -83,3 +88,15 @@ class Intake(SQLModel, table=True):
     presenting_complaints: Any = Field(default=None, sa_column=Column(EncryptedText, nullable=True))
     recorded_by: uuid.UUID = Field(sa_column=Column(ForeignKey("users.id"), nullable=False))
     recorded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class PatientNameToken(SQLModel, table=True):
+    """Blind-index entries for name search by word prefix: HMAC of each 2..12-letter prefix of each word."""
+
+    __tablename__ = "patient_name_tokens"
+    __table_args__ = (Index("ix_patient_name_tokens_token", "token"),)
+
+    patient_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True)
+    )
+    token: str = Field(sa_column=Column(String(64), primary_key=True))

@@ -79,6 +79,21 @@ def require_clinical_access(session: Session, actor: Actor, patient: Patient, ac
     return basis
 
 
+def recording_user_id(session: Session, actor: Actor) -> uuid.UUID:
+    """Who a row is recorded by: the actor, or for the server's command line (imports) the first admin."""
+    if actor.user_id is not None:
+        return actor.user_id
+    from core.models import User
+
+    uid = session.exec(select(User.id).where(User.role == "admin", User.is_active.is_(True))
+                       .order_by(User.created_at)).scalars().first()
+    if uid is None:
+        from core.errors import Conflict
+
+        raise Conflict("Create an administrator first (synapse init).")
+    return uid
+
+
 def grant_emergency_access(*, session: Session, actor: Actor, patient_id: object, reason: object) -> EmergencyGrant:
     require(actor, Permission.EMERGENCY_ACCESS)
     patient = load_patient(session, patient_id)
