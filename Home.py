@@ -7,7 +7,8 @@ import streamlit as st
 from core import ui
 from core.config import ConfigurationError, get_settings
 
-st.set_page_config(page_title="Synapse", page_icon=":material/psychology:", layout="wide")
+# A local icon: a ":material/..." page icon makes every browser fetch it from Google's font servers.
+st.set_page_config(page_title="Synapse", page_icon=str(ui.ASSETS / "favicon.png"), layout="wide")
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 try:
@@ -26,6 +27,6 @@ with ui.unexpected_errors():
     with st.sidebar:
         st.caption(settings.clinic_name)
         st.write(f"**{actor.full_name}**  \n{actor.role.value.title()}")
-        if st.button("Sign out", icon=":material/logout:", use_container_width=True):
+        if st.button("Sign out", icon=":material/logout:", width="stretch"):
             ui.sign_out()
     page.run()

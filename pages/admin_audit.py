@@ -41,7 +41,7 @@ if ok and result:
         [{"#": e.seq, "When": ui.fmt_datetime(e.at), "User": e.actor_username, "Role": e.actor_role,
           "Action": e.action, "Entity": e.entity, "Entity id": e.entity_id, "Outcome": e.outcome,
           "Reason": e.reason, "Details": e.details} for e in events],
-        hide_index=True, use_container_width=True,
+        hide_index=True, width="stretch",
     )
 
 if st.button("Prepare CSV export of all matching events"):

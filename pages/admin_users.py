@@ -14,7 +14,7 @@ if ok and people:
         [{"Username": u.username, "Name": u.full_name, "Role": u.role.value, "Active": u.is_active,
           "Two-step": u.totp_enabled, "Signed in now": u.active_sessions, "Last sign-in": ui.fmt_datetime(u.last_login_at)}
          for u in people],
-        hide_index=True, use_container_width=True,
+        hide_index=True, width="stretch",
     )
 
 st.subheader("Add a user")

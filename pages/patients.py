@@ -19,7 +19,7 @@ if searched:
         if found:
             st.dataframe([{"MRN": r.mrn, "Name": r.full_name, "Age": r.age, "Sex": r.sex,
                            "Doctor": r.assigned_doctor_name, "Last visit": ui.fmt_datetime(r.last_visit_at)}
-                          for r in found], hide_index=True, use_container_width=True)
+                          for r in found], hide_index=True, width="stretch")
         else:
             st.info("No patient matches exactly. Check the number or address.")
 
@@ -35,4 +35,4 @@ if ok and listing:
         st.warning("Some rows cannot be decrypted with the configured keys; they are marked and the event is logged.")
     st.dataframe([{"MRN": r.mrn, "Name": r.full_name, "Age": r.age, "Sex": r.sex, "Doctor": r.assigned_doctor_name,
                    "Last visit": ui.fmt_datetime(r.last_visit_at)} for r in listing.rows],
-                 hide_index=True, use_container_width=True)
+                 hide_index=True, width="stretch")

@@ -128,7 +128,9 @@ def running_server(data_dir: Path) -> Iterator[Server]:
     with open(server.log_path, "wb") as log:
         server.process = subprocess.Popen(
             [PYTHON, "-m", "streamlit", "run", "Home.py", "--server.port", str(port), "--server.headless", "true",
-             "--server.address", "127.0.0.1"],
+             # Loopback only; and no file watcher: other people editing the checkout during a run must not
+             # make Streamlit unload and re-import core.* (SQLModel then refuses to redefine the tables).
+             "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--server.runOnSave", "false"],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
     try:
@@ -192,12 +194,15 @@ def page(chromium, synapse_server, request):  # type: ignore[no-untyped-def]
     try:
         yield pg
     finally:
-        failed = getattr(request.node, "rep_call", None)
-        if failed is not None and failed.failed:
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
             try:
-                pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}--FAILED.png"), full_page=True)
+                pg.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True)
             except Exception:  # noqa: BLE001 - best effort only
                 pass
+            print(f"browser console errors: {pg.console_errors}")
+            print(f"--- server log (tail) ---\n{synapse_server.log_tail()}")
         context.close()
 
 
@@ -207,8 +212,8 @@ class Shots:
     def __init__(self, page, name: str) -> None:  # type: ignore[no-untyped-def]
         self.page, self.name, self.n = page, name, 0
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        for old in ARTIFACTS.glob(f"{name}-*.png"):
-            old.unlink()
+        for old in [*ARTIFACTS.glob(f"{name}-*.png"), ARTIFACTS / f"FAILED-{name}.png"]:
+            old.unlink(missing_ok=True)
 
     def __call__(self, step: str) -> Path:
         self.n += 1
