@@ -20,7 +20,7 @@ st.title(f"Welcome, {actor.full_name}")
 st.write(GREETING[actor.role.value])
 
 for section, specs in pages_for(actor.role).items():
-    links = [s for s in specs if s.file != "home.py"]
+    links = [s for s in specs if s.file != "home.py" and not s.hidden]
     if not links:
         continue
     st.subheader(section)

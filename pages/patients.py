@@ -1,4 +1,4 @@
-"""Patients: exact search (MRN, phone, email) and the list, newest visit first."""
+"""Patients: find a patient by MRN, phone, email or name, and open their record."""
 
 import streamlit as st
 
@@ -9,30 +9,41 @@ ui.current_actor()
 st.title("Patients")
 
 errors = ui.FieldErrors()
-with st.form("find_patient"):
-    query = st.text_input("Find by MRN, phone or email", max_chars=254, placeholder="P-000123, 98200 00001, name@example.com")
-    errors.slot("query")
-    searched = st.form_submit_button("Find")
-if searched:
-    ok, found = ui.attempt(patients.find_patients, errors=errors, query=query)
-    if ok:
-        if found:
-            st.dataframe([{"MRN": r.mrn, "Name": r.full_name, "Age": r.age, "Sex": r.sex,
-                           "Doctor": r.assigned_doctor_name, "Last visit": ui.fmt_datetime(r.last_visit_at)}
-                          for r in found], hide_index=True, width="stretch")
-        else:
-            st.info("No patient matches exactly. Check the number or address.")
+c1, c2, c3 = st.columns([3, 1, 1])
+query = c1.text_input("Search", max_chars=254, key="patients_query",
+                      placeholder="P-000123 · 98200 00001 · name@example.com · first letters of a name")
+errors.slot("query")
+sort = c2.selectbox("Sort by", ["last_visit", "name", "mrn"],
+                    format_func={"last_visit": "Last visit", "name": "Name", "mrn": "MRN"}.get)
+page_size = c3.selectbox("Rows per page", patients.PAGE_SIZES)
+page = st.session_state.get("patients_page", 1)
 
-st.subheader("All patients")
-c1, c2, c3 = st.columns(3)
-page_size = c1.selectbox("Rows per page", patients.PAGE_SIZES)
-sort = c2.selectbox("Sort by", ["last_visit", "mrn"], format_func={"last_visit": "Last visit", "mrn": "MRN"}.get)
-page = c3.number_input("Page", min_value=1, value=1, step=1)
-ok, listing = ui.attempt(patients.list_patients, page=int(page), page_size=page_size, sort=sort)
+ok, listing = ui.attempt(patients.list_patients, errors=errors, query=query or None, page=page,
+                         page_size=page_size, sort=sort)
 if ok and listing:
-    st.caption(f"{listing.total} patients; page {listing.page} of {max(1, -(-listing.total // listing.page_size))}.")
+    if listing.page > listing.pages:
+        st.session_state["patients_page"] = 1
+        st.rerun()
+    found = f"{listing.total} patient{'s' if listing.total != 1 else ''}"
+    st.caption(found + (f" matching by {listing.matched_by}" if listing.matched_by else "") +
+               f" · page {listing.page} of {listing.pages}")
     if any(r.unreadable for r in listing.rows):
         st.warning("Some rows cannot be decrypted with the configured keys; they are marked and the event is logged.")
-    st.dataframe([{"MRN": r.mrn, "Name": r.full_name, "Age": r.age, "Sex": r.sex, "Doctor": r.assigned_doctor_name,
-                   "Last visit": ui.fmt_datetime(r.last_visit_at)} for r in listing.rows],
-                 hide_index=True, width="stretch")
+    if not listing.rows:
+        st.info("No patient matches. Check the number or spelling, or register them on the Intake page.")
+    else:
+        table = st.dataframe(
+            [{"MRN": r.mrn, "Name": r.full_name, "Age": r.age, "Sex": r.sex, "Doctor": r.assigned_doctor_name or "—",
+              "Last visit": ui.fmt_datetime(r.last_visit_at)} for r in listing.rows],
+            hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="patients_table")
+        chosen = table.selection.rows if table and table.selection else []
+        if chosen:
+            ui.open_patient(str(listing.rows[chosen[0]].id))
+        st.caption("Select a row to open the patient's record.")
+    c1, c2, _ = st.columns([1, 1, 4])
+    if c1.button("Previous page", disabled=listing.page <= 1):
+        st.session_state["patients_page"] = listing.page - 1
+        st.rerun()
+    if c2.button("Next page", disabled=listing.page >= listing.pages):
+        st.session_state["patients_page"] = listing.page + 1
+        st.rerun()

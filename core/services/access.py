@@ -113,3 +113,8 @@ def grant_emergency_access(*, session: Session, actor: Actor, patient_id: object
     audit.record(session, actor=actor, action="emergency_access.grant", entity="patient", entity_id=patient.id,
                  reason=text, details={"expires_at": grant.expires_at.isoformat()})
     return EmergencyGrant(id=grant.id, patient_id=patient.id, expires_at=grant.expires_at)
+
+
+def my_access(*, session: Session, actor: Actor, patient_id: object) -> str | None:
+    """How the actor may read this patient's clinical record: 'care', 'emergency' or None (no PHI returned)."""
+    return clinical_access(session, actor, load_patient(session, patient_id))

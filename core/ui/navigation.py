@@ -24,12 +24,15 @@ class PageSpec:
     icon: str
     section: str
     any_of: tuple[Permission, ...]
+    hidden: bool = False  # reachable from other pages (e.g. a patient's record), not listed in the sidebar
 
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("home.py", "Home", ":material/home:", "Clinic", (Permission.OWN_ACCOUNT,)),
     PageSpec("intake.py", "Intake", ":material/person_add:", "Patients", (Permission.PATIENT_REGISTER,)),
     PageSpec("patients.py", "Patients", ":material/groups:", "Patients", (Permission.PATIENT_SEARCH,)),
+    PageSpec("patient.py", "Patient record", ":material/folder_shared:", "Patients",
+             (Permission.PATIENT_READ_DEMOGRAPHICS,), hidden=True),
     PageSpec("symptoms.py", "Symptoms", ":material/symptoms:", "Clinical", (Permission.PRESENTING_SYMPTOMS_RECORD,)),
     PageSpec("consultation.py", "Consultation", ":material/mic:", "Clinical", (Permission.CONSULTATION_RUN,)),
     PageSpec("reports.py", "Reports", ":material/description:", "Clinical", (Permission.REPORT_SIGN,)),
@@ -39,6 +42,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("analytics.py", "Analytics", ":material/monitoring:", "Clinic", (Permission.ANALYTICS_READ,)),
     PageSpec("admin_users.py", "Users", ":material/manage_accounts:", "Administration", (Permission.USER_MANAGE,)),
     PageSpec("admin_audit.py", "Audit log", ":material/policy:", "Administration", (Permission.AUDIT_READ,)),
+    PageSpec("admin_import.py", "Import patients", ":material/upload_file:", "Administration", (Permission.PATIENT_IMPORT,)),
     PageSpec("account.py", "My account", ":material/account_circle:", "Account", (Permission.OWN_ACCOUNT,)),
 )
 
@@ -55,7 +59,8 @@ def navigation_for(actor: Actor):  # type: ignore[no-untyped-def]
     sections = {
         section: [
             st.Page(PAGES_DIR / spec.file, title=spec.title, icon=spec.icon, default=spec.file == "home.py",
-                    url_path=HOME_PATH if spec.file == "home.py" else None)
+                    url_path=HOME_PATH if spec.file == "home.py" else None,
+                    visibility="hidden" if spec.hidden else "visible")
             for spec in specs
         ]
         for section, specs in pages_for(actor.role).items()

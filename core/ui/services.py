@@ -22,10 +22,14 @@ def call(fn: Callable[..., T], **kwargs: Any) -> T:
         return fn(session=session, actor=actor, **kwargs)
 
 
-def attempt(fn: Callable[..., T], *, errors: FieldErrors | None = None, **kwargs: Any) -> tuple[bool, T | None]:
-    """Call a service and show a refusal in plain words; returns (succeeded, result)."""
+def attempt(fn: Callable[..., T], *, errors: FieldErrors | None = None,
+            passthrough: tuple[type[Exception], ...] = (), **kwargs: Any) -> tuple[bool, T | None]:
+    """Call a service and show a refusal in plain words; returns (succeeded, result). Errors of the
+    `passthrough` types are raised for the page to handle itself."""
     try:
         return True, call(fn, **kwargs)
+    except passthrough:
+        raise
     except SessionExpired as exc:
         forget_session(exc.message)
         st.rerun()
@@ -37,3 +41,14 @@ def attempt(fn: Callable[..., T], *, errors: FieldErrors | None = None, **kwargs
     except DomainError as exc:
         st.error(exc.message)
     return False, None
+
+
+OPEN_PATIENT_KEY = "_synapse_open_patient"
+
+
+def open_patient(patient_id: str) -> None:
+    """Go to the patient record page for this patient (the id stays on the server, not in the URL)."""
+    from core.ui.navigation import PAGES_DIR
+
+    st.session_state[OPEN_PATIENT_KEY] = str(patient_id)
+    st.switch_page(PAGES_DIR / "patient.py")
