@@ -9,9 +9,9 @@ from sqlmodel import Session
 
 from core.models import Patient, User
 from core.security.passwords import generate_password
-from core.security.rbac import Actor, Role, require, Permission
+from core.security.rbac import Actor, Permission, Role, require
 from core.services import audit
-from core.services.patients import PatientCreate, register_patient
+from core.services.intake import register_intake
 from core.services.users import UserCreate, _create, update_profile
 from core.services.auth import actor_for
 
@@ -24,9 +24,12 @@ DEMO_USERS = (
 
 # Fictitious people; phone numbers from India's documentation range are not used by anyone real.
 DEMO_PATIENTS = (
-    ("Arjun Mehta", "1988-04-12", "male", "+91 98200 00001", "arjun.mehta@example.com"),
-    ("Priya Nair", "1995-11-03", "female", "+91 98200 00002", "priya.nair@example.com"),
-    ("Kabir Singh", "1972-01-27", "male", "+91 98200 00003", None),
+    ("Arjun Mehta", "1988-04-12", "male", "+91 98200 00001", "arjun.mehta@example.com",
+     "Low mood and poor sleep since losing his job", ["icd:MB24.5", "icd:7A00"], "GP referral"),
+    ("Priya Nair", "1995-11-03", "female", "+91 98200 00002", "priya.nair@example.com",
+     "Constant worry, racing heart before exams", ["icd:MB24.3"], "Self"),
+    ("Kabir Singh", "1972-01-27", "male", "+91 98200 00003", None,
+     "Hearing voices for two weeks, brought by brother", [], "Emergency department"),
 )
 
 
@@ -55,9 +58,12 @@ def create_demo_clinic(*, session: Session, actor: Actor) -> list[DemoLogin]:
     if session.exec(select(Patient.id)).first() is None:
         reception = session.exec(select(User).where(User.username == "reception")).scalars().one()
         desk = actor_for(reception)
-        for name, dob, sex, phone, email in DEMO_PATIENTS:
-            register_patient(session=session, actor=desk, data=PatientCreate(
-                full_name=name, date_of_birth=dob, sex=sex, phone=phone, email=email,
-                assigned_doctor_id=doctor.id, consent_recording=True))
+        for name, dob, sex, phone, email, complaint, symptoms, referral in DEMO_PATIENTS:
+            register_intake(session=session, actor=desk, data={
+                "patient": {"full_name": name, "date_of_birth": dob, "sex": sex, "phone": phone, "email": email,
+                            "assigned_doctor_id": doctor.id, "consent_recording": True},
+                "intake": {"presenting_complaints": complaint, "presenting_symptoms": symptoms,
+                           "referral_source": referral, "illness_duration_value": 3, "illness_duration_unit": "months",
+                           "informants": [{"relationship": "self", "reliability": "reliable"}]}})
     audit.record(session, actor=actor, action="demo.create", details={"accounts_created": len(created)})
     return created
