@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from core.models.audit import AuditEvent, AuditHead
+from core.models.consultations import AudioChunk, Consultation, TranscriptSegment
 from core.models.identity import EmergencyAccess, LoginThrottle, User, UserProfile, UserSession
 from core.models.patients import Counter, Intake, Patient, PatientNameToken
 from core.models.symptoms import CustomSymptom, MasterSymptom, PatientSymptom, SafetyFlag, ScaleResult
@@ -10,6 +11,9 @@ from core.models.symptoms import CustomSymptom, MasterSymptom, PatientSymptom, S
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AudioChunk",
+    "Consultation",
+    "TranscriptSegment",
     "AuditEvent",
     "AuditHead",
     "Counter",

@@ -54,14 +54,21 @@ def active_grant(session: Session, actor: Actor, patient_id: uuid.UUID) -> Emerg
     ).scalars().first()
 
 
-def in_care_of(patient: Patient, actor: Actor) -> bool:
-    """Assigned to this doctor. Later aggregates (consultations) widen this to 'seen by them'."""
-    return actor.user_id is not None and patient.assigned_doctor_id == actor.user_id
+def in_care_of(session: Session, patient: Patient, actor: Actor) -> bool:
+    """Assigned to this doctor, or seen by them in a consultation."""
+    if actor.user_id is None:
+        return False
+    if patient.assigned_doctor_id == actor.user_id:
+        return True
+    from core.models import Consultation
+
+    return session.exec(select(Consultation.id).where(Consultation.patient_id == patient.id,
+                                                      Consultation.doctor_id == actor.user_id).limit(1)).first() is not None
 
 
 def clinical_access(session: Session, actor: Actor, patient: Patient) -> str | None:
     """'care' or 'emergency' when the actor may read the clinical record, else None."""
-    if permitted(actor.role, Permission.CLINICAL_READ) and in_care_of(patient, actor):
+    if permitted(actor.role, Permission.CLINICAL_READ) and in_care_of(session, patient, actor):
         return "care"
     if permitted(actor.role, Permission.EMERGENCY_ACCESS) and active_grant(session, actor, patient.id):
         return "emergency"

@@ -34,6 +34,35 @@ def encrypted_columns() -> dict[str, tuple[list[str], list[str]]]:
     return found
 
 
+def _rotate_audio(engine: Engine, report: RotationReport, batch_size: int) -> None:
+    """Consultation audio lives in encrypted files; each is rewritten atomically under the first key."""
+    from cryptography.fernet import InvalidToken
+
+    from core.models import AudioChunk
+    from core.services import audio_store
+
+    last = None
+    while True:
+        with Session(engine) as session:
+            query = select(AudioChunk.id, AudioChunk.path).order_by(AudioChunk.id).limit(batch_size)
+            if last is not None:
+                query = query.where(AudioChunk.id > last)
+            rows = session.exec(query).all()
+        if not rows:
+            return
+        for _, path in rows:
+            report.scanned += 1
+            try:
+                if audio_store.rotate_chunk(path):
+                    report.rotated += 1
+                    report.per_column["audio_chunks.file"] = report.per_column.get("audio_chunks.file", 0) + 1
+                else:
+                    report.already_current += 1
+            except (InvalidToken, FileNotFoundError, ValueError):
+                report.unreadable += 1
+        last = rows[-1][0]
+
+
 def rotate_keys(*, engine: Engine, actor: Actor, keyring: Keyring, batch_size: int = 500,
                 progress: Callable[[str, int], None] | None = None) -> RotationReport:
     """Each batch is its own transaction, so an interrupted run keeps what it did and a rerun skips
@@ -76,6 +105,7 @@ def rotate_keys(*, engine: Engine, actor: Actor, keyring: Keyring, batch_size: i
                 last = rows[-1]._mapping[pk]
             if progress:
                 progress(name, report.scanned)
+    _rotate_audio(engine, report, batch_size)
     with Session(engine) as session, session.begin():
         audit.record(session, actor=actor, action="keys.rotate",
                      details={"scanned": report.scanned, "rotated": report.rotated, "unreadable": report.unreadable})
