@@ -13,9 +13,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
+
+    from core.security.rbac import Actor
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
@@ -124,3 +130,47 @@ def cli(run: Callable[..., dict], default_size: int, size_help: str) -> None:
     if args.size < 1:
         parser.error("--size must be at least 1")
     run(size=args.size)
+
+
+# --- Users, sign-in and the signed-in app (added for the reception benchmarks) ----------------------------
+
+BENCH_PASSWORD = "bench-Synapse-pass-7"
+
+
+def make_bench_user(role: str, username: str, full_name: str, password: str = BENCH_PASSWORD) -> Actor:
+    """Create an active user through core.services.users (real password hash, audited); returns its Actor."""
+    from sqlalchemy import select
+
+    from core.db import unit_of_work
+    from core.models import User
+    from core.security.rbac import system_actor
+    from core.services import users
+    from core.services.auth import actor_for
+
+    with unit_of_work() as session:
+        users.create_user(session=session, actor=system_actor("bench"), data={
+            "username": username, "full_name": full_name, "role": role, "password": password})
+        return actor_for(session.exec(select(User).where(User.username == username)).scalars().one())
+
+
+def session_token(username: str, password: str = BENCH_PASSWORD) -> str:
+    """Sign in through core.services.auth.login; the session token a signed-in page keeps in session state."""
+    from core.db import unit_of_work
+    from core.services import auth
+
+    with unit_of_work() as session:
+        result = auth.login(session=session, username=username, password=password, client="bench")
+    if not result.ok or not result.token:
+        raise AssertionError(f"sign-in of {username!r} failed: {result.error}")
+    return result.token
+
+
+def signed_in_app(token: str, timeout: float = 120) -> AppTest:
+    """AppTest of Home.py with a valid session token in session state (not yet run)."""
+    from streamlit.testing.v1 import AppTest
+
+    from core.ui.auth import TOKEN_KEY
+
+    at = AppTest.from_file(str(REPO_ROOT / "Home.py"), default_timeout=timeout)
+    at.session_state[TOKEN_KEY] = token
+    return at

@@ -34,7 +34,7 @@ BATCH = 5000
 FIRST = ("Asha", "Rohan", "Meera", "Vikram", "Leela", "Arjun", "Nisha", "Kabir", "Tara", "Dev")
 LAST = ("Kulkarni", "Deshpande", "Iyer", "Khan", "Fernandes", "Patil", "Menon", "Shah", "Rao", "Joshi")
 PLAIN_COLUMNS = ("id", "mrn", "dob_is_estimate", "sex", "preferred_language", "phone_index", "email_index",
-                 "name_dob_index", "consent_recording", "created_at", "updated_at")
+                 "name_dob_index", "consent_recording", "created_at", "updated_at", "last_visit_at")
 # Plain columns: the values are encrypted here, so the insert must not pass them through the column types.
 patients_table = table("patients", *(column(name) for name in PLAIN_COLUMNS + ENCRYPTED_FIELDS))
 ENCRYPTED_TYPES = {name: Patient.__table__.c[name].type for name in ENCRYPTED_FIELDS}
@@ -74,7 +74,7 @@ def patient_row(i: int, dialect, now: dt.datetime) -> dict:  # type: ignore[no-u
         "preferred_language": "mr", "phone_index": blind_index("phone", plain["phone"]),
         "email_index": blind_index("email", plain["email"]),
         "name_dob_index": _name_dob_key(plain["full_name"], plain["date_of_birth"]),
-        "consent_recording": False, "created_at": now, "updated_at": now, **encrypt_fields(plain, dialect),
+        "consent_recording": False, "created_at": now, "updated_at": now, "last_visit_at": now, **encrypt_fields(plain, dialect),
     }
 
 

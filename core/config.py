@@ -42,6 +42,31 @@ class Settings(BaseSettings):
     lockout_threshold: int = Field(default=5, ge=3, le=20)
     lockout_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
+    # Front desk: printed on bills; a GSTIN is needed only to issue tax invoices (a taxable line).
+    clinic_address: str = Field(default="", max_length=300, description="clinic address on bills; | separates lines")
+    clinic_registration: str = Field(default="", max_length=200, description="registration number(s) on bills")
+    clinic_gstin: str = Field(default="", max_length=15, pattern=r"^([0-9]{2}[A-Z0-9]{13})?$",
+                              description="GSTIN (15 characters), required for tax invoices")
+    calendar_patient_names: bool = Field(default=False, description="put patient names (not only MRNs) in .ics exports")
+    # WebRTC ICE servers as JSON, e.g. [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "c"}];
+    # empty: no STUN/TURN (works on the clinic's own network; see README for clinics behind NAT).
+    ice_servers: str | None = None
+
+    @field_validator("ice_servers")
+    @classmethod
+    def _ice_json(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        import json
+
+        try:
+            servers = json.loads(value)
+        except ValueError as exc:
+            raise ValueError("must be a JSON list of ICE servers") from exc
+        if not isinstance(servers, list) or not all(isinstance(s, dict) and "urls" in s for s in servers):
+            raise ValueError('must be a JSON list like [{"urls": ["turn:host:3478"], "username": "...", "credential": "..."}]')
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -103,7 +128,8 @@ def get_settings() -> Settings:
         raise ConfigurationError("the .env file is not valid UTF-8 text") from exc
     except ValidationError as exc:
         problems = "; ".join(
-            f"SYNAPSE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+            f"SYNAPSE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
         )
         raise ConfigurationError(f"invalid settings: {problems}") from exc
     settings.check_production()

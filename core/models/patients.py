@@ -31,7 +31,7 @@ class Patient(SQLModel, table=True):
         Index("ix_patients_name_dob_index", "name_dob_index"),
         Index("ix_patients_assigned_doctor_id", "assigned_doctor_id"),
         Index("ix_patients_name_rank", "name_rank"),
-        Index("ix_patients_last_visit", "last_visit_at"),
+        Index("ix_patients_last_visit", "last_visit_at", "mrn"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -56,7 +56,8 @@ class Patient(SQLModel, table=True):
     consent_recorded_by: uuid.UUID | None = Field(
         default=None, sa_column=Column(ForeignKey("users.id"), nullable=True)
     )
-    last_visit_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # The registration time until a visit is recorded, so lists sort on one indexed column.
+    last_visit_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     # Alphabetical position of the name among patients (see core.services.name_index): lets the list
     # sort by name without decrypting more than the rows shown. It reveals order, never the name.
     name_rank: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
@@ -94,7 +95,8 @@ class PatientNameToken(SQLModel, table=True):
     """Blind-index entries for name search by word prefix: HMAC of each 2..12-letter prefix of each word."""
 
     __tablename__ = "patient_name_tokens"
-    __table_args__ = (Index("ix_patient_name_tokens_token", "token"),)
+    # (token, patient_id): a prefix lookup reads the index alone, not scattered table blocks.
+    __table_args__ = (Index("ix_patient_name_tokens_token", "token", "patient_id"),)
 
     patient_id: uuid.UUID = Field(
         sa_column=Column(ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import load_only
 from sqlmodel import Session
 
 from core.config import get_settings
@@ -40,6 +41,8 @@ LANGUAGES = ("English", "Hindi", "Marathi", "Gujarati", "Tamil", "Telugu", "Kann
              "Punjabi", "Urdu", "Other")
 ENCRYPTED_FIELDS = ("full_name", "date_of_birth", "phone", "email", "address", "emergency_contact")
 MRN_RE = re.compile(r"^P-?\d{1,6}$", re.IGNORECASE)
+LIST_COLUMNS = (Patient.id, Patient.mrn, Patient.full_name, Patient.date_of_birth, Patient.sex,
+                Patient.assigned_doctor_id, Patient.last_visit_at)
 
 
 class EmergencyContact(BaseModel):
@@ -240,7 +243,7 @@ def create_patient_row(session: Session, actor: Actor, data: PatientCreate, valu
     callers are register_patient, intake and import, which check their own)."""
     now = utcnow()
     patient = Patient(mrn=f"P-{next_value(session, 'mrn'):06d}", full_name=values["full_name"],
-                      created_by=actor.user_id, created_at=now, updated_at=now)
+                      created_by=actor.user_id, created_at=now, updated_at=now, last_visit_at=now)
     _apply(session, patient, values, data, actor)
     session.add(patient)
     session.flush()
@@ -334,13 +337,13 @@ def _rows(session: Session, actor: Actor, patients: list[Patient]) -> list[Patie
     names = _doctor_names(session, {p.assigned_doctor_id for p in patients if p.assigned_doctor_id})
     rows = []
     for p in patients:
-        bad = _unreadable(p)
+        bad = [f for f in ("full_name", "date_of_birth") if is_undecryptable(getattr(p, f))]
         if bad:
             _record_unreadable(session, actor, p, bad)
         rows.append(PatientRow(
             id=p.id, mrn=p.mrn, full_name=_shown(p.full_name), age=age_on(p.date_of_birth, today), sex=p.sex,
             assigned_doctor_name=names.get(p.assigned_doctor_id) if p.assigned_doctor_id else None,
-            last_visit_at=p.last_visit_at or p.created_at, unreadable=bool(bad),
+            last_visit_at=p.last_visit_at, unreadable=bool(bad),
         ))
     return rows
 
@@ -400,12 +403,17 @@ def list_patients(*, session: Session, actor: Actor, query: object = None, page:
     if condition is not None:
         count, rows_query = count.where(condition), rows_query.where(condition)
     order = {
-        "last_visit": (func.coalesce(Patient.last_visit_at, Patient.created_at).desc(), Patient.mrn.desc()),
+        "last_visit": (Patient.last_visit_at.desc(), Patient.mrn.desc()),
         "name": (Patient.name_rank.asc(), Patient.mrn.asc()),
         "mrn": (Patient.mrn.asc(),),
     }[sort]
-    total = session.exec(count).scalar_one()
+    # Only what a row shows is loaded, so only those fields are decrypted.
+    rows_query = rows_query.options(load_only(*LIST_COLUMNS))
     patients = list(session.exec(rows_query.order_by(*order).limit(page_size).offset((page - 1) * page_size)).scalars())
+    if page == 1 and len(patients) < page_size:
+        total = len(patients)  # the whole result is on this page: no count needed
+    else:
+        total = session.exec(count).scalar_one()
     rows = _rows(session, actor, patients)
     audit.record(session, actor=actor, action="patient.search" if matched_by else "patient.list", entity="patient",
                  details={"by": matched_by, "page": page, "rows": len(rows)})
@@ -418,7 +426,8 @@ def find_patients(*, session: Session, actor: Actor, query: object) -> list[Pati
     kind, condition = _search_condition(_check_query(query))
     if kind == "name":
         raise ValidationError({"query": "Type an MRN (P-000123), a phone number or an email address."})
-    patients = list(session.exec(select(Patient).where(condition).order_by(Patient.mrn).limit(50)).scalars())
+    patients = list(session.exec(select(Patient).options(load_only(*LIST_COLUMNS)).where(condition)
+                                 .order_by(Patient.mrn).limit(50)).scalars())
     rows = _rows(session, actor, patients)
     audit.record(session, actor=actor, action="patient.search", entity="patient", details={"by": kind, "results": len(rows)})
     return rows

@@ -7,6 +7,7 @@ substring, then fuzzy) is one function for both databases."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import threading
 import uuid
@@ -90,35 +91,90 @@ def _customs_for(session: Session, doctor_id: uuid.UUID) -> tuple[_Entry, ...]:
     return entries
 
 
+class _SearchIndex:
+    """Precomputed lookups over a set of entries, built once per catalogue / custom-symptom version:
+    sorted titles and sorted words (prefix tiers by binary search), one joined text (substring tier),
+    and the distinct words (typo tolerance matches words, not whole titles)."""
+
+    def __init__(self, entries: tuple[_Entry, ...]):
+        self.entries = entries
+        self.keys = sorted((e.key, i) for i, e in enumerate(entries))
+        self.words = sorted({(w, i) for i, e in enumerate(entries) for w in e.words})
+        self.vocabulary = sorted({w for w, _ in self.words})
+        self.by_code = {e.code.upper(): i for i, e in enumerate(entries) if e.code}
+
+    def _prefixed(self, pairs: list[tuple[str, int]], q: str) -> set[int]:
+        found = set()
+        for key, i in pairs[bisect.bisect_left(pairs, (q, -1)):]:
+            if not key.startswith(q):
+                break
+            found.add(i)
+        return found
+
+    def rank(self, query: str, limit: int) -> list[SymptomHit]:
+        q = normalise_name(query)
+        code_q = query.strip().upper()
+        tiers: list[set[int]] = [set(), set(), set(), set()]
+        if code_q in self.by_code:
+            tiers[0].add(self.by_code[code_q])
+        elif len(code_q) >= 2 and any(c.isdigit() for c in code_q):
+            tiers[0] |= {i for code, i in self.by_code.items() if code.startswith(code_q)}
+        if q:
+            tiers[1] = self._prefixed(self.keys, q) - tiers[0]
+            if " " in q:
+                word_hits = {i for i, e in enumerate(self.entries) if f" {q}" in f" {e.key}"}
+            else:
+                word_hits = self._prefixed(self.words, q)
+            tiers[2] = word_hits - tiers[0] - tiers[1]
+            if len(tiers[0]) + len(tiers[1]) + len(tiers[2]) < limit:
+                seen = tiers[0] | tiers[1] | tiers[2]
+                tiers[3] = {i for i, e in enumerate(self.entries) if i not in seen and q in e.key}
+        hits: list[SymptomHit] = []
+        for tier, how in zip(tiers, ("code", "prefix", "word", "substring"), strict=True):
+            ordered = sorted(tier, key=lambda i: (self.entries[i].code is None, len(self.entries[i].title),
+                                                  self.entries[i].title))
+            hits += [self._hit(i, how) for i in ordered]
+            if len(hits) >= limit:
+                return hits[:limit]
+        # Typo tolerance: close words of the vocabulary, then the entries that contain them; skipped after
+        # an exact code.
+        if len(q) >= 3 and not tiers[0] and len(hits) < limit:
+            seen = {h.ref for h in hits}
+            query_words = [w for w in q.split() if len(w) >= 3]
+            close: dict[str, float] = {}
+            for word in query_words:
+                for candidate, score, _ in process.extract(word, self.vocabulary, scorer=fuzz.ratio, limit=10,
+                                                           score_cutoff=FUZZY_CUTOFF):
+                    close[candidate] = max(close.get(candidate, 0), score)
+            scored: dict[int, float] = {}
+            for word, score in close.items():
+                for i in self._prefixed(self.words, word):
+                    if self.entries[i].ref not in seen and word in self.entries[i].words:
+                        scored[i] = scored.get(i, 0) + score
+            for i in sorted(scored, key=lambda i: (-scored[i], len(self.entries[i].title)))[: limit - len(hits)]:
+                hits.append(self._hit(i, "fuzzy"))
+        return hits[:limit]
+
+    def _hit(self, i: int, how: str) -> SymptomHit:
+        e = self.entries[i]
+        return SymptomHit(e.ref, e.code, e.title, e.kind, e.source, how)
+
+
+_indexes: dict[int, tuple[tuple[_Entry, ...], _SearchIndex]] = {}
+
+
+def _index_for(entries: tuple[_Entry, ...]) -> _SearchIndex:
+    cached = _indexes.get(id(entries))
+    if cached is None or cached[0] is not entries:
+        with _catalogue_lock:
+            if len(_indexes) > 256:
+                _indexes.clear()
+            cached = _indexes[id(entries)] = (entries, _SearchIndex(entries))
+    return cached[1]
+
+
 def rank_symptoms(entries: tuple[_Entry, ...], query: str, limit: int) -> list[SymptomHit]:
-    q = normalise_name(query)
-    code_q = query.strip().upper()
-    tiers: list[list[tuple]] = [[], [], [], []]
-    seen = set()
-    for e in entries:
-        if e.code and e.code.upper() == code_q:
-            tier, how = 0, "code"
-        elif e.code and e.code.upper().startswith(code_q) and len(code_q) >= 2 and any(c.isdigit() for c in code_q):
-            tier, how = 0, "code"
-        elif e.key.startswith(q):
-            tier, how = 1, "prefix"
-        elif any(w.startswith(q) for w in e.words) or (" " in q and f" {q}" in f" {e.key}"):
-            tier, how = 2, "word"
-        elif q in e.key:
-            tier, how = 3, "substring"
-        else:
-            continue
-        seen.add(e.ref)
-        tiers[tier].append((e.code is None, len(e.title), e.title, e, how))
-    hits = [SymptomHit(e.ref, e.code, e.title, e.kind, e.source, how)
-            for tier in tiers for *_, e, how in sorted(tier, key=lambda t: t[:3])]
-    if len(hits) < limit and len(q) >= 3:
-        rest = [e for e in entries if e.ref not in seen]
-        for _, score, idx in process.extract(q, [e.key for e in rest], scorer=fuzz.WRatio, limit=limit - len(hits),
-                                             score_cutoff=FUZZY_CUTOFF):
-            e = rest[idx]
-            hits.append(SymptomHit(e.ref, e.code, e.title, e.kind, e.source, "fuzzy"))
-    return hits[:limit]
+    return _index_for(entries).rank(query, limit)
 
 
 def search_symptoms(*, session: Session, actor: Actor, query: object, limit: int = 20) -> list[SymptomHit]:
@@ -131,10 +187,14 @@ def search_symptoms(*, session: Session, actor: Actor, query: object, limit: int
         raise ValidationError({"query": "That search is too long."})
     if not 1 <= limit <= 100:
         raise ValidationError({"limit": "Ask for 1 to 100 results."})
-    entries = _catalogue_for(session)
-    if actor.role == Role.DOCTOR and actor.user_id:
-        entries = entries + _customs_for(session, actor.user_id)
-    return rank_symptoms(entries, query, limit)
+    catalogue = rank_symptoms(_catalogue_for(session), query, limit)
+    if not (actor.role == Role.DOCTOR and actor.user_id):
+        return catalogue
+    customs = rank_symptoms(_customs_for(session, actor.user_id), query, limit)
+    # Merge by tier, catalogue first within a tier (both lists are already ordered).
+    order = {"code": 0, "prefix": 1, "word": 2, "substring": 3, "fuzzy": 4}
+    merged = sorted(catalogue + customs, key=lambda h: order[h.match])  # stable: keeps each list's order
+    return merged[:limit]
 
 
 class CustomSymptomPublic(BaseModel):

@@ -143,7 +143,7 @@ def upgrade() -> None:
     sa.Column('consent_recording', sa.Boolean(), nullable=False),
     sa.Column('consent_date', sa.Date(), nullable=True),
     sa.Column('consent_recorded_by', sa.Uuid(), nullable=True),
-    sa.Column('last_visit_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_visit_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.Uuid(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),

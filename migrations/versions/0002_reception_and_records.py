@@ -56,7 +56,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('patient_id', 'token')
     )
     with op.batch_alter_table('patient_name_tokens', schema=None) as batch_op:
-        batch_op.create_index('ix_patient_name_tokens_token', ['token'], unique=False)
+        batch_op.create_index('ix_patient_name_tokens_token', ['token', 'patient_id'], unique=False)
 
     op.create_table('safety_flags',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -132,7 +132,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('patients', schema=None) as batch_op:
         batch_op.add_column(sa.Column('name_rank', sa.BigInteger(), nullable=True))
-        batch_op.create_index('ix_patients_last_visit', ['last_visit_at'], unique=False)
+        batch_op.create_index('ix_patients_last_visit', ['last_visit_at', 'mrn'], unique=False)
         batch_op.create_index('ix_patients_name_rank', ['name_rank'], unique=False)
 
     master = sa.table("master_symptoms", *(sa.column(c, sa.String) for c in ("code", "title", "kind", "chapter", "block")))
