@@ -59,7 +59,21 @@ def use_engine(engine: Engine | None) -> None:
 
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
-    """One session and one transaction: committed when the block ends, rolled back if it raises."""
+    """One session and one transaction: committed when the block ends, rolled back if it raises.
+
+    Audit rows of refusals and failures written in a transaction that then rolls back (a service records
+    'denied' and raises PermissionDenied) are written again in a transaction of their own, so the audit
+    log keeps them while nothing else of the failed unit of work remains."""
+    from core.services.audit import REPLAY_KEY, replay
+
     with Session(get_engine(), expire_on_commit=False) as session:
-        with session.begin():
-            yield session
+        try:
+            with session.begin():
+                yield session
+        except Exception:
+            pending = session.info.pop(REPLAY_KEY, None)
+            if pending:
+                with session.begin():
+                    replay(session, pending)
+            raise
+        session.info.pop(REPLAY_KEY, None)

@@ -9,7 +9,9 @@ import unicodedata
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 controls but tab and newlines, DEL, C1 controls (e.g. NEL, CSI), and lone surrogates (what Python makes
+# of invalid UTF-8 with surrogateescape): none of them is text a person meant to type.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
 
 
@@ -24,11 +26,11 @@ def clean_text(value: object, *, field: str, max_length: int, required: bool = T
         return None
     if not isinstance(value, str):
         raise FieldProblem(f"The {field} must be text.")
+    if _CONTROL.search(value):
+        raise FieldProblem(f"The {field} contains control characters or invalid text.")
     text = unicodedata.normalize("NFC", value).strip()
-    if not multiline and ("\n" in text or "\r" in text):
+    if not multiline and ("\n" in text or "\r" in text or "\t" in text):
         raise FieldProblem(f"The {field} must be on one line.")
-    if _CONTROL.search(text):
-        raise FieldProblem(f"The {field} contains control characters.")
     if not text:
         if required:
             raise FieldProblem(f"Enter the {field}.")
@@ -47,10 +49,16 @@ def normalise_username(value: object) -> str:
     return username
 
 
+def is_clean(value: object) -> bool:
+    """Plain text a person could have typed: a str without control characters or lone surrogates."""
+    return isinstance(value, str) and not _CONTROL.search(value)
+
+
 def normalise_name(value: str) -> str:
-    """The form a person's name is compared and indexed in: NFKC, case-folded, single spaces, no punctuation."""
+    """The form a person's name is compared and indexed in: NFKC, case-folded, single spaces, no punctuation.
+    Letters, digits and combining marks are kept, so Devanagari vowel signs and viramas stay in the word."""
     text = unicodedata.normalize("NFKC", value).casefold()
-    text = "".join(ch if (ch.isalnum() or ch.isspace()) else " " for ch in text)
+    text = "".join(ch if unicodedata.category(ch)[0] in "LMN" else " " for ch in text)
     return " ".join(text.split())
 
 
@@ -58,6 +66,8 @@ def normalise_phone(value: object, region: str = "IN") -> str:
     """E.164, whatever the formatting typed (spaces, +91, a leading 0)."""
     if not isinstance(value, str) or not value.strip():
         raise FieldProblem("Enter a phone number.")
+    if not is_clean(value):
+        raise FieldProblem("This does not look like a phone number.")
     if len(value) > 40:
         raise FieldProblem("The phone number is too long.")
     try:
@@ -74,6 +84,8 @@ def normalise_email(value: object) -> str:
         raise FieldProblem("Enter an email address.")
     if len(value) > 254:
         raise FieldProblem("The email address is too long.")
+    if not is_clean(value):
+        raise FieldProblem("This email address is not valid: it contains control characters.")
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:

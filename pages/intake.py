@@ -10,9 +10,10 @@ ui.current_actor()
 st.title("Intake")
 st.caption("Register a new patient. Fields marked * are required; nothing is saved until everything is valid.")
 
-if done := st.session_state.pop("_intake_done", None):
+if done := st.session_state.get("_intake_done"):
     st.success(f"Registered {done['name']} as **{done['mrn']}**.")
     if st.button("Open the patient's record"):
+        st.session_state.pop("_intake_done", None)
         ui.open_patient(done["id"])
 
 form_no = st.session_state.setdefault("_intake_form_no", 0)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from core import ui
 from core.services import patients
+from core.ui.forms import SEXES
 
 ui.current_actor()
 st.title("Patients")
@@ -33,7 +34,7 @@ if ok and listing:
         st.info("No patient matches. Check the number or spelling, or register them on the Intake page.")
     else:
         table = st.dataframe(
-            [{"MRN": r.mrn, "Name": r.full_name, "Age": r.age, "Sex": r.sex, "Doctor": r.assigned_doctor_name or "—",
+            [{"MRN": r.mrn, "Name": r.full_name, "Age": r.age, "Sex": SEXES.get(r.sex, r.sex), "Doctor": r.assigned_doctor_name or "—",
               "Last visit": ui.fmt_datetime(r.last_visit_at)} for r in listing.rows],
             hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="patients_table")
         chosen = table.selection.rows if table and table.selection else []

@@ -22,7 +22,7 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    except (VerifyMismatchError, VerificationError, InvalidHashError, UnicodeEncodeError, TypeError):
         return False
 
 
@@ -54,6 +54,10 @@ def password_problems(password: str, username: str | None = None) -> list[str]:
     if not isinstance(password, str) or not password:
         return ["Enter a password."]
     problems = []
+    from core.validation import is_clean
+
+    if not is_clean(password):
+        return ["The password contains control characters or invalid text."]
     if len(password) < MIN_LENGTH:
         problems.append(f"Use at least {MIN_LENGTH} characters.")
     if len(password) > MAX_LENGTH:

@@ -26,8 +26,10 @@ from core.models import AuditEvent, AuditHead
 from core.models.base import utcnow
 from core.security.crypto import is_undecryptable
 from core.security.rbac import Actor, Permission, require
+from core.validation import is_clean
 
 GENESIS = "0" * 64
+REPLAY_KEY = "synapse_audit_replay"
 OUTCOMES = ("success", "failure", "denied", "error", "locked")
 
 
@@ -59,6 +61,13 @@ def _locked_head(session: Session) -> AuditHead:
     if head is None:  # created by migration 0001; its absence means the table was tampered with
         raise RuntimeError("audit_head row missing: run `synapse audit verify`")
     return head
+
+
+def replay(session: Session, events: list[dict]) -> None:
+    """Write refusals/failures whose transaction was rolled back (called by core.db.unit_of_work)."""
+    for event in events:
+        record(session, **event)
+    session.info.pop(REPLAY_KEY, None)
 
 
 def record(
@@ -94,6 +103,12 @@ def record(
     )
     event.hash = _link(head.hash, event)
     session.add(event)
+    if outcome != "success":
+        # A refusal is usually followed by an exception that rolls this transaction back; the unit of
+        # work then writes these rows again in a transaction of their own (core.db.unit_of_work).
+        session.info.setdefault(REPLAY_KEY, []).append(dict(
+            actor=actor, action=action, entity=entity, entity_id=entity_id, outcome=outcome, reason=reason,
+            details=details, username=username))
     head.seq, head.hash, head.updated_at = event.seq, event.hash, event.at
     session.add(head)
     session.flush()
@@ -180,13 +195,27 @@ class AuditEventPublic(BaseModel):
 SORTABLE = {"seq": AuditEvent.seq, "at": AuditEvent.at, "actor": AuditEvent.actor_username, "action": AuditEvent.action}
 
 
+EARLIEST = dt.date(2000, 1, 1)
+LATEST = dt.date(2999, 12, 31)
+
+
 def _filtered(query, flt: AuditFilter, zone: dt.tzinfo):  # type: ignore[no-untyped-def]
+    if not isinstance(flt, AuditFilter):
+        raise ValidationError({"filters": "The filters are not in the expected shape."})
+    for name in ("username", "action", "entity", "entity_id", "outcome"):
+        value = getattr(flt, name)
+        if value is not None and (not is_clean(value) or len(value) > 100):
+            raise ValidationError({name: "Use plain text of at most 100 characters."})
+    for name in ("date_from", "date_to"):
+        value = getattr(flt, name)
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise ValidationError({name: f"Choose a date between {EARLIEST:%Y} and {LATEST:%Y}."})
     if flt.date_from and flt.date_to and flt.date_from > flt.date_to:
         raise ValidationError({"date_to": "The end date is before the start date."})
     if flt.username:
         query = query.where(AuditEvent.actor_username == flt.username.strip())
     if flt.action:
-        query = query.where(AuditEvent.action.startswith(flt.action.strip()))
+        query = query.where(AuditEvent.action.startswith(flt.action.strip(), autoescape=True))
     if flt.entity:
         query = query.where(AuditEvent.entity == flt.entity.strip())
     if flt.entity_id:
@@ -217,8 +246,10 @@ def list_events(
     require(actor, Permission.AUDIT_READ)
     if sort not in SORTABLE:
         raise ValidationError({"sort": f"Sort by one of: {', '.join(SORTABLE)}."})
-    if not 1 <= limit <= 1000 or offset < 0:
+    if type(limit) is not int or not 1 <= limit <= 1000:
         raise ValidationError({"limit": "Page size must be between 1 and 1000."})
+    if type(offset) is not int or not 0 <= offset <= 10**9:
+        raise ValidationError({"offset": "The page is out of range."})
     total = session.exec(_filtered(select(func.count()).select_from(AuditEvent), filters, zone)).scalar_one()
     column = SORTABLE[sort]
     query = _filtered(select(AuditEvent), filters, zone)

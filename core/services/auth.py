@@ -30,6 +30,7 @@ from core.security.passwords import (
 )
 from core.security.rbac import Actor, Permission, Role, require
 from core.services import audit
+from core.validation import is_clean
 
 WRONG_CREDENTIALS = "Wrong username or password."
 # Sessions are touched at most this often, so a rerun costs one read, not a write.
@@ -112,7 +113,7 @@ def login(*, session: Session, username: object, password: object, totp_code: ob
     now = utcnow()
     if not isinstance(username, str) or not isinstance(password, str) or not username.strip() or not password:
         return LoginResult(error="Enter your username and password.")
-    if len(username) > 40 or len(password) > 1024:
+    if len(username) > 40 or len(password) > 1024 or not is_clean(username) or not is_clean(password):
         burn_verify_time("x")
         return LoginResult(error=WRONG_CREDENTIALS)
     key = _throttle_key(username)
@@ -132,7 +133,7 @@ def login(*, session: Session, username: object, password: object, totp_code: ob
 
     error = WRONG_CREDENTIALS
     if ok and user is not None and user.totp_enabled:
-        code = totp_code.strip().replace(" ", "") if isinstance(totp_code, str) else ""
+        code = totp_code.strip().replace(" ", "") if is_clean(totp_code) else ""
         secret = user.totp_secret
         if not code:
             ok, error = False, "Enter the 6-digit code from your authenticator app."
@@ -286,7 +287,7 @@ def confirm_totp(*, session: Session, actor: Actor, code: object) -> None:
     secret = user.totp_secret
     if not secret or is_undecryptable(secret):
         raise ValidationError({"code": "Start the set-up again: no pending authenticator secret."})
-    if not isinstance(code, str) or not pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), valid_window=1):
+    if not is_clean(code) or not pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), valid_window=1):  # type: ignore[union-attr]
         raise ValidationError({"code": "That code is not right. Check the time on your phone and try again."})
     user.totp_enabled = True
     user.updated_at = utcnow()
@@ -313,7 +314,7 @@ def redeem_reset_code(*, session: Session, username: object, code: object, new_p
     now = utcnow()
     if not isinstance(username, str) or not isinstance(code, str) or not username.strip() or not code.strip():
         return "Enter your username and the reset code."
-    if len(username) > 40 or len(code) > 100:
+    if len(username) > 40 or len(code) > 100 or not is_clean(username) or not is_clean(code):
         return "The username or reset code is wrong or has expired."
     key = _throttle_key(username)
     locked = _check_lock(session, key, now)

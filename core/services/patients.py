@@ -37,6 +37,7 @@ from core.validation import (
 Sex = Literal["female", "male", "intersex", "unknown"]
 SortOrder = Literal["last_visit", "name", "mrn"]
 PAGE_SIZES = (25, 50, 100)
+MAX_PAGE = 100_000
 LANGUAGES = ("English", "Hindi", "Marathi", "Gujarati", "Tamil", "Telugu", "Kannada", "Bengali", "Malayalam",
              "Punjabi", "Urdu", "Other")
 ENCRYPTED_FIELDS = ("full_name", "date_of_birth", "phone", "email", "address", "emergency_contact")
@@ -389,10 +390,10 @@ def list_patients(*, session: Session, actor: Actor, query: object = None, page:
     """One page of patients, optionally filtered (MRN, phone, email, name prefixes). Only the rows shown
     are decrypted; a row that cannot be decrypted is marked (and audited) instead of failing the list."""
     require(actor, Permission.PATIENT_SEARCH)
-    if page_size not in PAGE_SIZES:
+    if type(page_size) is not int or page_size not in PAGE_SIZES:
         raise ValidationError({"page_size": "Show 25, 50 or 100 rows."})
-    if not isinstance(page, int) or isinstance(page, bool) or page < 1:
-        raise ValidationError({"page": "Pages start at 1."})
+    if not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= MAX_PAGE:
+        raise ValidationError({"page": f"Choose a page from 1 to {MAX_PAGE}."})
     if sort not in ("last_visit", "name", "mrn"):
         raise ValidationError({"sort": "Sort by last visit, name or MRN."})
     matched_by, condition = (None, None)

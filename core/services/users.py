@@ -198,6 +198,8 @@ def set_role(*, session: Session, actor: Actor, user_id: object, role: object) -
 
 def set_active(*, session: Session, actor: Actor, user_id: object, active: bool) -> UserPublic:
     require(actor, Permission.USER_MANAGE)
+    if not isinstance(active, bool):
+        raise ValidationError({"active": "Say whether the account is active (yes or no)."})
     user = _get(session, user_id)
     if not active:
         if actor.user_id == user.id:

@@ -52,9 +52,11 @@ def patient_fields(errors: FieldErrors, doctors: list[tuple[Any, str]], current:
     st.markdown("**Emergency contact**")
     ec = (c.emergency_contact or {}) if c else {}
     col1, col2, col3 = st.columns(3)
-    ec_name = col1.text_input("Name", value=ec.get("name") or "", max_chars=200, key=f"{key}_ec_name")
-    ec_rel = col2.text_input("Relationship", value=ec.get("relationship") or "", max_chars=60, key=f"{key}_ec_rel")
-    ec_phone = col3.text_input("Phone ", value=ec.get("phone") or "", max_chars=40, key=f"{key}_ec_phone")
+    ec_name = col1.text_input("Emergency contact's name", value=ec.get("name") or "", max_chars=200, key=f"{key}_ec_name")
+    ec_rel = col2.text_input("Relationship to the patient", value=ec.get("relationship") or "", max_chars=60,
+                             key=f"{key}_ec_rel")
+    ec_phone = col3.text_input("Emergency contact's phone", value=ec.get("phone") or "", max_chars=40,
+                               key=f"{key}_ec_phone")
     errors.slot("emergency_contact")
     doctor_ids = [None, *[d[0] for d in doctors]]
     names = {d[0]: d[1] for d in doctors}

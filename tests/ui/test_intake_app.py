@@ -75,6 +75,10 @@ def test_happy_path_registers_patient_intake_and_symptom(sqlite_database):
     with unit_of_work() as session:
         p = session.exec(select(Patient)).scalars().one()
         assert (p.phone, p.email, p.consent_recording) == ("+919822011223", "sunita.patil@example.com", True)
+    # The success message offers the new record; the button must still be there on the click's rerun.
+    next(b for b in at.button if b.label == "Open the patient's record").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Sunita Patil"
 
 
 @pytest.mark.parametrize("fill, field, message", [
