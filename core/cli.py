@@ -186,6 +186,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     status = system_status(engine=db.get_engine(), settings=get_settings())
     for check in status.checks:
         print(f"{'ok ' if check.ok else 'FAIL'} {check.name:<12} {check.detail}")
+    from core.speech.engines import engine_status
+
+    for line in engine_status(get_settings()):
+        print(f"     speech       {line}")
     return EXIT_OK if status.ok else EXIT_FAILED
 
 
@@ -287,8 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("keygen", help="print a new encryption key and index key for production")
     p.set_defaults(func=cmd_keygen)
 
-    p = sub.add_parser("status", help="database, migrations and key configuration")
+    p = sub.add_parser("status", help="database, migrations, key configuration and speech engine")
     p.set_defaults(func=cmd_status)
+
+    from core.speech.transcribe_cli import add_parser as add_speech_commands
+
+    add_speech_commands(sub)  # transcribe FILE, models fetch/status: no database needed
     return parser
 
 

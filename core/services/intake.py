@@ -16,9 +16,9 @@ from core.errors import ValidationError
 from core.models import Intake, User
 from core.models.base import utcnow
 from core.security.crypto import is_undecryptable
-from core.security.rbac import Actor, Permission, require
+from core.security.rbac import Actor, Permission, Role, require
 from core.services import audit
-from core.services.access import load_patient, recording_user_id
+from core.services.access import clinical_access, load_patient, recording_user_id
 from core.services.patients import (
     DuplicatePatient,
     PatientCreate,
@@ -74,6 +74,7 @@ class IntakePublic(BaseModel):
     precipitating_tags: list[str]
     presenting_complaints: str | None
     unreadable: bool = False
+    narrative_withheld: bool = False  # a doctor without care or emergency access
 
 
 class IntakeResult(BaseModel):
@@ -191,10 +192,14 @@ def record_intake(*, session: Session, actor: Actor, patient_id: object, data: o
 def list_intakes(*, session: Session, actor: Actor, patient_id: object) -> list[IntakePublic]:
     require(actor, Permission.PATIENT_READ_DEMOGRAPHICS)
     patient = load_patient(session, patient_id)
+    # Reception recorded the intake and sees it whole; a doctor sees the narrative (complaints, factors,
+    # informants) only for a patient in their care or under emergency access.
+    narrative = actor.role == Role.RECEPTIONIST or clinical_access(session, actor, patient) is not None
     rows = list(session.exec(select(Intake).where(Intake.patient_id == patient.id).order_by(Intake.recorded_at.desc())).scalars())
     names = {i: n for i, n in session.exec(select(User.id, User.full_name).where(
         User.id.in_({r.recorded_by for r in rows}))).all()} if rows else {}
-    audit.record(session, actor=actor, action="intake.view", entity="patient", entity_id=patient.id, details={"rows": len(rows)})
+    audit.record(session, actor=actor, action="intake.view", entity="patient", entity_id=patient.id,
+                 details={"rows": len(rows), "narrative": narrative})
     out = []
     for r in rows:
         fields = (r.informants, r.precipitating_factors, r.precipitating_tags, r.presenting_complaints)
@@ -205,9 +210,11 @@ def list_intakes(*, session: Session, actor: Actor, patient_id: object) -> list[
 
         out.append(IntakePublic(
             id=r.id, recorded_at=r.recorded_at, recorded_by=names.get(r.recorded_by),
-            informants=[] if is_undecryptable(r.informants) else (r.informants or []),
+            informants=[] if not narrative or is_undecryptable(r.informants) else (r.informants or []),
             illness_duration_value=r.illness_duration_value, illness_duration_unit=r.illness_duration_unit,
-            referral_source=r.referral_source, precipitating_factors=shown(r.precipitating_factors),
-            precipitating_tags=[] if is_undecryptable(r.precipitating_tags) else (r.precipitating_tags or []),
-            presenting_complaints=shown(r.presenting_complaints), unreadable=bad))
+            referral_source=r.referral_source,
+            precipitating_factors=shown(r.precipitating_factors) if narrative else None,
+            precipitating_tags=[] if not narrative or is_undecryptable(r.precipitating_tags) else (r.precipitating_tags or []),
+            presenting_complaints=shown(r.presenting_complaints) if narrative else None,
+            unreadable=bad and narrative, narrative_withheld=not narrative))
     return out

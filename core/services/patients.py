@@ -265,13 +265,18 @@ def register_patient(*, session: Session, actor: Actor, data: object, allow_dupl
     return _to_public(session, create_patient_row(session, actor, payload, values))
 
 
-def update_patient(*, session: Session, actor: Actor, patient_id: object, data: object) -> PatientPublic:
+def update_patient(*, session: Session, actor: Actor, patient_id: object, data: object,
+                   allow_duplicate: bool = False) -> PatientPublic:
     require(actor, Permission.PATIENT_EDIT)
     patient = load_patient(session, patient_id)
     if _unreadable(patient):
         raise Conflict("This record cannot be decrypted with the configured keys; it cannot be edited until they are restored.")
     payload = parse_input(PatientCreate, data)
     values = validate_patient(session, payload)
+    if not allow_duplicate:
+        matches = _matches(session, values, exclude=patient.id)
+        if matches:
+            raise DuplicatePatient(_rows(session, actor, matches))
     before = {f: getattr(patient, f) for f in (*ENCRYPTED_FIELDS, "sex", "preferred_language", "assigned_doctor_id",
                                                   "consent_recording", "consent_date")}
     name_changed = normalise_name(patient.full_name) != normalise_name(values["full_name"])

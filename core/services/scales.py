@@ -157,6 +157,8 @@ def safety_flags(*, session: Session, actor: Actor, patient_id: object, open_onl
     if open_only:
         query = query.where(SafetyFlag.acknowledged_at.is_(None))
     rows = list(session.exec(query.order_by(SafetyFlag.raised_at.desc())).scalars())
+    audit.record(session, actor=actor, action="safety_flag.view", entity="patient", entity_id=patient.id,
+                 details={"rows": len(rows)})
     names = {i: n for i, n in session.exec(select(User.id, User.full_name).where(
         User.id.in_({r.acknowledged_by for r in rows if r.acknowledged_by}))).all()}
     return [SafetyFlagPublic(

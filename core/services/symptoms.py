@@ -419,8 +419,9 @@ def _public_rows(session: Session, rows: list[PatientSymptom], reveal: bool) -> 
         out.append(PatientSymptomPublic(
             id=r.id, lineage_id=r.lineage_id, version=r.version,
             ref=f"icd:{r.symptom_code}" if r.symptom_code else f"custom:{r.custom_symptom_id}", code=r.symptom_code,
-            title=title, kind=kind, source=r.source, severity=r.severity, frequency=r.frequency,
-            duration_value=r.duration_value, duration_unit=r.duration_unit, onset=text(r.onset), triggers=triggers,
+            title=title, kind=kind, source=r.source, severity=r.severity if reveal else None,
+            frequency=r.frequency if reveal else None, duration_value=r.duration_value if reveal else None,
+            duration_unit=r.duration_unit if reveal else None, onset=text(r.onset), triggers=triggers,
             notes=text(r.notes), recorded_by=users.get(r.recorded_by), recorded_at=r.recorded_at,
             superseded_at=r.superseded_at, deleted_at=r.deleted_at))
     return out

@@ -40,7 +40,7 @@ def system_status(*, engine: Engine, settings: Settings) -> SystemStatus:
     current, head = current_revision(engine), head_revision()
     status.checks.append(StatusCheck(
         "migrations", current == head,
-        f"at {current or 'none'}, head {head}" + ("" if current == head else " — run `synapse init` to migrate"),
+        f"at {current or 'none'}, head {head}" + ("" if current == head else " — run `synapse migrate`"),
     ))
     env_keys = bool(settings.encryption_keys and settings.encryption_keys.get_secret_value().strip())
     if env_keys:

@@ -71,6 +71,8 @@ def intakes(p: PatientPublic) -> None:
             st.write(f"**Intake of {fmt_datetime(r.recorded_at)}** by {r.recorded_by or '—'}")
             if r.unreadable:
                 st.warning("Part of this intake cannot be decrypted with the configured keys.")
+            if r.narrative_withheld:
+                st.caption("The intake narrative is shown to the patient's doctor (or with emergency access).")
             if r.illness_duration_value:
                 st.write(f"Illness duration: {r.illness_duration_value} {r.illness_duration_unit}")
             if r.referral_source:
