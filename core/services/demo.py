@@ -65,5 +65,8 @@ def create_demo_clinic(*, session: Session, actor: Actor) -> list[DemoLogin]:
                 "intake": {"presenting_complaints": complaint, "presenting_symptoms": symptoms,
                            "referral_source": referral, "illness_duration_value": 3, "illness_duration_unit": "months",
                            "informants": [{"relationship": "self", "reliability": "reliable"}]}})
+    from core.services.front_desk_demo import create_demo_front_desk
+
+    create_demo_front_desk(session=session, actor=actor)
     audit.record(session, actor=actor, action="demo.create", details={"accounts_created": len(created)})
     return created

@@ -38,7 +38,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("reports.py", "Reports", ":material/description:", "Clinical", (Permission.REPORT_SIGN,)),
     PageSpec("appointments.py", "Appointments", ":material/calendar_month:", "Front desk", (Permission.SCHEDULE_READ,)),
     PageSpec("billing.py", "Billing", ":material/receipt_long:", "Front desk",
-             (Permission.BILLING_MANAGE, Permission.BILLING_REPORTS)),
+             (Permission.BILLING_MANAGE, Permission.BILLING_REPORTS, Permission.PRICE_LIST_MANAGE)),
     PageSpec("analytics.py", "Analytics", ":material/monitoring:", "Clinic", (Permission.ANALYTICS_READ,)),
     PageSpec("admin_users.py", "Users", ":material/manage_accounts:", "Administration", (Permission.USER_MANAGE,)),
     PageSpec("admin_audit.py", "Audit log", ":material/policy:", "Administration", (Permission.AUDIT_READ,)),
