@@ -6,6 +6,9 @@ import streamlit as st
 from core import ui
 from core.security.rbac import Role
 from core.services import access, patients
+from core.ui import consultation_views
+from core.ui.front_desk import appointments_tab, bills_tab
+from core.ui.navigation import PAGES_DIR
 from core.ui import patient_views as view
 
 actor = ui.current_actor()
@@ -29,13 +32,18 @@ if basis:
     view.safety_flags(patient)
 
 if actor.role == Role.RECEPTIONIST:
-    demographics, intakes, presenting = st.tabs(["Demographics", "Intakes", "Presenting symptoms"])
+    demographics, intakes, presenting, appointments, bills = st.tabs(
+        ["Demographics", "Intakes", "Presenting symptoms", "Appointments", "Bills"])
     with demographics:
         view.demographics(patient, editable=True)
     with intakes:
         view.intakes(patient)
     with presenting:
         view.symptom_list(patient, actor, clinical=False)
+    with appointments:
+        appointments_tab(patient)
+    with bills:
+        bills_tab(patient)
 elif basis:
     tabs = st.tabs(["Demographics", "Intakes", "Symptoms", "Rating scales", "Consultations", "Reports",
                     "Appointments", "Bills"])
@@ -47,8 +55,15 @@ elif basis:
         view.symptom_list(patient, actor, clinical=True)
     with tabs[3]:
         view.rating_scales(patient)
-    for tab, what in zip(tabs[4:], ("Consultations", "Reports", "Appointments", "Bills"), strict=True):
-        with tab:
-            st.info(f"{what} of this patient appear here once that part of Synapse is built.")
+    with tabs[4]:
+        if actor.role == Role.DOCTOR and st.button("Start a consultation", type="primary"):
+            st.switch_page(PAGES_DIR / "consultation.py")
+        consultation_views.history_tab(patient.id)
+    with tabs[5]:
+        st.info("Reports of this patient appear here once that part of Synapse is built.")
+    with tabs[6]:
+        appointments_tab(patient)
+    with tabs[7]:
+        bills_tab(patient)
 else:
     view.demographics(patient, editable=False)

@@ -47,7 +47,7 @@ def test_reception_sees_demographics_not_clinical_tabs(sqlite_database):
     _clinic()
     at = _open_record("desk1", "99870 11111")
     assert at.title[0].value == "Farah Siddiqui"
-    assert [t.label for t in at.tabs] == ["Demographics", "Intakes", "Presenting symptoms"]
+    assert [t.label for t in at.tabs] == ["Demographics", "Intakes", "Presenting symptoms", "Appointments", "Bills"]
 
 
 def test_doctor_scores_phq9_and_acknowledges_the_safety_flag(sqlite_database):
