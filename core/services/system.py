@@ -59,3 +59,15 @@ def system_status(*, engine: Engine, settings: Settings) -> SystemStatus:
     else:
         status.checks.append(StatusCheck("environment", True, settings.env))
     return status
+
+
+def admin_status(*, session, actor) -> tuple[SystemStatus, list[str], tuple[int, int]]:  # type: ignore[no-untyped-def]
+    """For the admin's home page: the checks of `synapse status`, the speech engine, stored audio (files, bytes)."""
+    from core.config import get_settings
+    from core.security.rbac import Permission, require
+    from core.services.audio_store import disk_usage
+    from core.speech.engines import engine_status
+
+    require(actor, Permission.SYSTEM_ADMIN)
+    settings = get_settings()
+    return system_status(engine=session.get_bind(), settings=settings), engine_status(settings), disk_usage()

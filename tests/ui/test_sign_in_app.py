@@ -118,3 +118,12 @@ def test_role_table_matches_design():
     assert {"Intake", "Patients", "Appointments", "Billing"} <= titles[Role.RECEPTIONIST]
     assert "Reports" not in titles[Role.RECEPTIONIST] and "Consultation" not in titles[Role.RECEPTIONIST]
     assert {"Analytics", "Billing"} <= titles[Role.MANAGER] and "Patients" not in titles[Role.MANAGER]
+
+
+def test_admin_home_shows_system_and_speech_status(sqlite_database):
+    with unit_of_work() as session:
+        make_user(session, role=Role.ADMIN, username="root9")
+    at = _sign_in(_app(), "root9", DEFAULT_PASSWORD)
+    assert not at.exception
+    shown = "\n".join(m.value for m in at.markdown)
+    assert "**database** — reachable" in shown and "speech engine:" in shown and "stored consultation audio" in shown
