@@ -40,6 +40,20 @@ def clean_text(value: object, *, field: str, max_length: int, required: bool = T
     return text
 
 
+def clean_tags(values: object, *, field: str, max_tags: int = 20) -> list[str]:
+    """Short one-line labels (triggers, precipitating factors), de-duplicated case-insensitively."""
+    if not isinstance(values, (list, tuple)):
+        raise FieldProblem(f"The {field}s must be a list.")
+    tags: list[str] = []
+    for tag in values:
+        cleaned = clean_text(tag, field=field, max_length=60, required=False)
+        if cleaned and cleaned.casefold() not in {t.casefold() for t in tags}:
+            tags.append(cleaned)
+    if len(tags) > max_tags:
+        raise FieldProblem(f"At most {max_tags} {field}s.")
+    return tags
+
+
 def normalise_username(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise FieldProblem("Enter a username.")

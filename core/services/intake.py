@@ -30,7 +30,7 @@ from core.services.patients import (
     validate_patient,
 )
 from core.services.symptoms import SymptomEntry, _validated_entry, add_symptom_row
-from core.validation import FieldProblem, clean_text, parse_input
+from core.validation import FieldProblem, clean_tags, clean_text, parse_input
 
 RELATIONSHIPS = ("self", "mother", "father", "spouse", "partner", "son", "daughter", "sibling", "relative",
                  "friend", "caregiver", "neighbour", "colleague", "other")
@@ -111,16 +111,10 @@ def _validate_details(session: Session, actor: Actor, details: IntakeDetails) ->
                                        required=False, multiline=multiline)
         except FieldProblem as exc:
             errors[field] = str(exc)
-    tags: list[str] = []
-    for tag in details.precipitating_tags:
-        try:
-            cleaned = clean_text(tag, field="tag", max_length=60, required=False)
-        except FieldProblem as exc:
-            errors["precipitating_tags"] = str(exc)
-            continue
-        if cleaned and cleaned.casefold() not in {t.casefold() for t in tags}:
-            tags.append(cleaned)
-    values["precipitating_tags"] = tags
+    try:
+        values["precipitating_tags"] = clean_tags(details.precipitating_tags, field="tag")
+    except FieldProblem as exc:
+        errors["precipitating_tags"] = str(exc)
     symptoms = []
     for ref in dict.fromkeys(details.presenting_symptoms):
         try:

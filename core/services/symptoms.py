@@ -26,7 +26,7 @@ from core.security.crypto import is_undecryptable
 from core.security.rbac import Actor, Permission, Role, permitted, require
 from core.services import audit
 from core.services.access import as_uuid, clinical_access, load_patient, recording_user_id
-from core.validation import FieldProblem, clean_text, normalise_name, parse_input
+from core.validation import FieldProblem, clean_tags, clean_text, normalise_name, parse_input
 
 ATTRIBUTION = "ICD-11 MMS, World Health Organization (CC BY-ND 3.0 IGO); titles shown verbatim."
 Severity = Literal["mild", "moderate", "severe"]
@@ -298,18 +298,10 @@ def _validated_entry(session: Session, actor: Actor, data: object) -> tuple[Symp
             values[field] = clean_text(getattr(entry, field), field=field, max_length=limit, required=False, multiline=True)
         except FieldProblem as exc:
             errors[field] = str(exc)
-    tags = []
-    for tag in entry.triggers:
-        try:
-            cleaned = clean_text(tag, field="trigger", max_length=60, required=False)
-        except FieldProblem as exc:
-            errors["triggers"] = str(exc)
-            continue
-        if cleaned and cleaned.casefold() not in {t.casefold() for t in tags}:
-            tags.append(cleaned)
-    if len(tags) > 20:
-        errors["triggers"] = "At most 20 triggers."
-    values["triggers"] = tags
+    try:
+        values["triggers"] = clean_tags(entry.triggers, field="trigger")
+    except FieldProblem as exc:
+        errors["triggers"] = str(exc)
     if errors:
         raise ValidationError(errors)
     return entry, values
