@@ -64,13 +64,14 @@ def unit_of_work() -> Iterator[Session]:
     Audit rows of refusals and failures written in a transaction that then rolls back (a service records
     'denied' and raises PermissionDenied) are written again in a transaction of their own, so the audit
     log keeps them while nothing else of the failed unit of work remains."""
-    from core.services.audit import REPLAY_KEY, replay
+    from core.services.audit import PENDING_KEY, REPLAY_KEY, replay
 
     with Session(get_engine(), expire_on_commit=False) as session:
         try:
             with session.begin():
                 yield session
         except Exception:
+            session.info.pop(PENDING_KEY, None)
             pending = session.info.pop(REPLAY_KEY, None)
             if pending:
                 with session.begin():

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlmodel import Session
 
 from core.errors import ValidationError
@@ -30,6 +30,7 @@ from core.validation import is_clean
 
 GENESIS = "0" * 64
 REPLAY_KEY = "synapse_audit_replay"
+PENDING_KEY = "synapse_audit_pending"
 OUTCOMES = ("success", "failure", "denied", "error", "locked")
 
 
@@ -65,8 +66,10 @@ def _locked_head(session: Session) -> AuditHead:
 
 def replay(session: Session, events: list[dict]) -> None:
     """Write refusals/failures whose transaction was rolled back (called by core.db.unit_of_work)."""
+    session.info.pop(REPLAY_KEY, None)
     for event in events:
         record(session, **event)
+    write_pending(session)
     session.info.pop(REPLAY_KEY, None)
 
 
@@ -81,38 +84,69 @@ def record(
     reason: str | None = None,
     details: dict[str, Any] | None = None,
     username: str | None = None,
-) -> AuditEvent:
-    """Append one event. `details` holds identifiers and counts only, never PHI."""
+) -> None:
+    """Append one event to this unit of work. `details` holds identifiers and counts only, never PHI.
+
+    Events are chained when the transaction commits (or when it reads the audit tables), so the lock on
+    the chain head is held only for those last statements, not for the whole unit of work."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown audit outcome {outcome!r}")
-    head = _locked_head(session)
-    event = AuditEvent(
-        seq=head.seq + 1,  # assigned under the head's lock: gapless, so a missing number is a deleted row
-        at=utcnow(),
-        actor_id=actor.user_id if actor else None,
-        actor_username=(actor.username if actor else username),
-        actor_role=(actor.role.value if actor else None),
-        action=action,
-        entity=entity,
-        entity_id=str(entity_id) if entity_id is not None else None,
-        outcome=outcome,
-        reason=reason,
-        details=details,
-        prev_hash=head.hash,
-        hash="",
-    )
-    event.hash = _link(head.hash, event)
-    session.add(event)
+    spec = dict(actor=actor, action=action, entity=entity, entity_id=entity_id, outcome=outcome, reason=reason,
+                details=details, username=username)
+    session.info.setdefault(PENDING_KEY, []).append((utcnow(), spec))
     if outcome != "success":
         # A refusal is usually followed by an exception that rolls this transaction back; the unit of
         # work then writes these rows again in a transaction of their own (core.db.unit_of_work).
-        session.info.setdefault(REPLAY_KEY, []).append(dict(
-            actor=actor, action=action, entity=entity, entity_id=entity_id, outcome=outcome, reason=reason,
-            details=details, username=username))
-    head.seq, head.hash, head.updated_at = event.seq, event.hash, event.at
+        session.info.setdefault(REPLAY_KEY, []).append(spec)
+
+
+def write_pending(session: Session) -> None:
+    """Chain and insert the events recorded in this transaction, under the head's lock."""
+    pending = session.info.pop(PENDING_KEY, None)
+    if not pending:
+        return
+    head = _locked_head(session)
+    for at, spec in pending:
+        actor = spec["actor"]
+        event = AuditEvent(
+            seq=head.seq + 1,  # assigned under the head's lock: gapless, so a missing number is a deleted row
+            at=at,
+            actor_id=actor.user_id if actor else None,
+            actor_username=(actor.username if actor else spec["username"]),
+            actor_role=(actor.role.value if actor else None),
+            action=spec["action"],
+            entity=spec["entity"],
+            entity_id=str(spec["entity_id"]) if spec["entity_id"] is not None else None,
+            outcome=spec["outcome"],
+            reason=spec["reason"],
+            details=spec["details"],
+            prev_hash=head.hash,
+            hash="",
+        )
+        event.hash = _link(head.hash, event)
+        session.add(event)
+        head.seq, head.hash, head.updated_at = event.seq, event.hash, event.at
     session.add(head)
     session.flush()
-    return event
+
+
+AUDIT_TABLES = frozenset({"audit_log", "audit_head"})
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_before_commit(session: Session) -> None:
+    write_pending(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _chain_before_reading_audit(state) -> None:  # type: ignore[no-untyped-def]
+    """A unit of work that reads the audit tables sees its own events."""
+    if PENDING_KEY not in state.session.info:
+        return
+    froms = getattr(state.statement, "get_final_froms", None)
+    names = {getattr(f, "name", None) for f in froms()} if froms else set()
+    if names & AUDIT_TABLES:
+        write_pending(state.session)
 
 
 @dataclass(frozen=True)
