@@ -24,7 +24,8 @@ def test_crypto_lookup_tiny(capsys):
     if not common.postgres_reachable():
         unavailable(f"PostgreSQL not reachable at {common.PG_ADMIN_URL}")
     result = crypto_lookup.run(size=300, lookup_count=5, crypto_rounds=20)
-    assert_measured(result, "row_crypto_us", "service_ms", "raw_ms", "load_seconds")
+    assert_measured(result, "row_crypto_us", "service_ms", "raw_ms", "index_ms", "load_seconds")
+    assert result["index_ratio"] == result["index_ms"] / result["raw_ms"]
     assert result["ratio"] == result["service_ms"] / result["raw_ms"]
     assert result["lookups"] == 5 and result["problems"] == []  # every lookup found exactly the right row
     printed = capsys.readouterr().out
