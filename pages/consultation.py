@@ -55,7 +55,7 @@ with left:
     if detail.recording:
         live = capture.capture_for(actor, detail)
         st.caption("Speech engine: " + live.engine_label)
-        if detail.stored_chunks and not live.finals and live.live.received_seconds == 0:
+        if detail.stored_chunks and not live.live.segments and live.live.received_seconds == 0:
             st.info(f"Resuming: {detail.audio_seconds:.0f} s of audio were already stored for this consultation; "
                     "capture continues into the same record.")
         capture.microphone(live)

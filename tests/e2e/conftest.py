@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.server import chromium, page, shot, synapse_server  # noqa: F401 - fixtures
+from tests.e2e.server import chromium, page, playwright_driver, shot, synapse_server  # noqa: F401 - fixtures
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -164,7 +164,8 @@ def synapse_server() -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[object]:
+def playwright_driver() -> Iterator[object]:
+    """The one Playwright instance of the test process (the sync API allows only one at a time)."""
     if not Path(CHROMIUM).exists():
         unavailable(f"Chromium not found at {CHROMIUM} (Debian package `chromium`)")
     try:
@@ -172,11 +173,16 @@ def chromium() -> Iterator[object]:
     except ImportError:
         unavailable("the playwright Python package is not installed (pip install -e '.[test]')")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=False, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_driver) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=False, args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 @pytest.fixture
