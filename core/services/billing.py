@@ -655,6 +655,18 @@ def _payment_fields(mode: object, reference: object, errors: dict[str, str]) -> 
     return ref
 
 
+def _positive_amount(amount: object, errors: dict[str, str]) -> int:
+    """Paise of a payment or refund; a problem goes into errors["amount"] (and 0 is returned)."""
+    try:
+        paise = _paise(amount, "amount")
+    except FieldProblem as exc:
+        errors["amount"] = str(exc)
+        return 0
+    if paise == 0:
+        errors["amount"] = "The amount must be more than zero."
+    return paise
+
+
 def record_payment(*, session: Session, actor: Actor, bill_id: object, amount: object, mode: object,
                    reference: object = None) -> BillDetail:
     """Money received. More than the balance is refused: take what is due (to give money back, record a
@@ -662,12 +674,7 @@ def record_payment(*, session: Session, actor: Actor, bill_id: object, amount: o
     require(actor, Permission.BILLING_MANAGE)
     bill = _load(session, bill_id, lock=True)
     errors: dict[str, str] = {}
-    try:
-        paise = _paise(amount, "amount")
-        if paise == 0:
-            errors["amount"] = "The amount must be more than zero."
-    except FieldProblem as exc:
-        errors["amount"], paise = str(exc), 0
+    paise = _positive_amount(amount, errors)
     ref = _payment_fields(mode, reference, errors)
     if bill.status == "draft":
         raise Conflict("This bill is a draft: issue it before taking a payment.")
@@ -696,12 +703,7 @@ def record_refund(*, session: Session, actor: Actor, bill_id: object, amount: ob
     require(actor, Permission.BILLING_MANAGE)
     bill = _load(session, bill_id, lock=True)
     errors: dict[str, str] = {}
-    try:
-        paise = _paise(amount, "amount")
-        if paise == 0:
-            errors["amount"] = "The amount must be more than zero."
-    except FieldProblem as exc:
-        errors["amount"], paise = str(exc), 0
+    paise = _positive_amount(amount, errors)
     ref = _payment_fields(mode, reference, errors)
     try:
         why = clean_text(reason, field="reason for the refund", max_length=300)
