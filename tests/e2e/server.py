@@ -71,12 +71,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def midday_zone() -> str:
+    """A fixed-offset zone where it is about noon now, so the clinic's "today" has free slots whatever
+    the hour the tests run (Etc/GMT signs are inverted: Etc/GMT-5 is UTC+5)."""
+    import datetime as dt
+
+    hours_ahead = 12 - dt.datetime.now(dt.timezone.utc).hour
+    return f"Etc/GMT{-hours_ahead:+d}"
+
+
 def server_env(data_dir: Path) -> dict[str, str]:
     """The parent environment without any SYNAPSE_* setting (the test process sets its own keys and data
-    dir), then the server's own: test mode, SQLite default in data_dir, no network for telemetry."""
+    dir), then the server's own: test mode, SQLite default in data_dir, no network for telemetry, and a
+    clinic time zone where it is midday."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNAPSE_", "STREAMLIT_"))}
     env.update({
         "SYNAPSE_ENV": "test",
+        "SYNAPSE_TIMEZONE": midday_zone(),
         "SYNAPSE_DATA_DIR": str(data_dir),
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
         "HF_HUB_OFFLINE": "1",
