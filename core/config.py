@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     emergency_access_minutes: int = Field(default=60, ge=5, le=24 * 60)
     lockout_threshold: int = Field(default=5, ge=3, le=20)
     lockout_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    client_lockout_threshold: int = Field(default=20, ge=5, le=1000, description="failed sign-ins per client address")
 
     # Front desk: printed on bills; a GSTIN is needed only to issue tax invoices (a taxable line).
     clinic_address: str = Field(default="", max_length=300, description="clinic address on bills; | separates lines")

@@ -60,9 +60,13 @@ def _throttle_key(username: str) -> str:
     return blind_index("login", username.strip().casefold())
 
 
-def _lock_message(until: dt.datetime, now: dt.datetime) -> str:
+def _wait(until: dt.datetime, now: dt.datetime) -> str:
     minutes = max(1, int((until - now).total_seconds() // 60) + (1 if (until - now).total_seconds() % 60 else 0))
-    return f"Too many failed sign-ins. This account is locked; try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _lock_message(until: dt.datetime, now: dt.datetime) -> str:
+    return f"Too many failed sign-ins. This account is locked; try again in {_wait(until, now)}."
 
 
 def _check_lock(session: Session, key: str, now: dt.datetime) -> LoginThrottle | None:
@@ -72,16 +76,19 @@ def _check_lock(session: Session, key: str, now: dt.datetime) -> LoginThrottle |
     return None
 
 
-def _register_failure(session: Session, key: str, now: dt.datetime) -> LoginThrottle:
+def _register_failure(session: Session, key: str, now: dt.datetime, threshold: int | None = None) -> LoginThrottle:
     settings = get_settings()
+    threshold = threshold or settings.lockout_threshold
     throttle = session.get(LoginThrottle, key)
     window = dt.timedelta(minutes=settings.lockout_window_minutes)
     if throttle is None:
         throttle = LoginThrottle(username_key=key, failures=0, window_started_at=now, lockouts=0)
-    elif now - throttle.window_started_at > window and not throttle.locked_until:
-        throttle.failures, throttle.window_started_at = 0, now
+    elif now - throttle.window_started_at > window and (
+            throttle.locked_until is None or throttle.locked_until <= now - window):
+        # A quiet window after the last lock: start counting afresh.
+        throttle.failures, throttle.lockouts, throttle.window_started_at, throttle.locked_until = 0, 0, now, None
     throttle.failures += 1
-    if throttle.failures >= settings.lockout_threshold:
+    if throttle.failures >= threshold:
         # Growing delay: 1, 2, 4, ... minutes, at most an hour, for each further failure.
         throttle.lockouts += 1
         throttle.locked_until = now + min(FIRST_LOCK * (2 ** (throttle.lockouts - 1)), MAX_LOCK)
@@ -109,13 +116,29 @@ def _start_session(session: Session, user: User, client: str, now: dt.datetime) 
     return token, row
 
 
-def login(*, session: Session, username: object, password: object, totp_code: object = None, client: str = "browser") -> LoginResult:
+def _client_key(address: object) -> str | None:
+    if not isinstance(address, str) or not address.strip() or not is_clean(address) or len(address) > 100:
+        return None
+    return blind_index("login_client", address.strip().lower())
+
+
+def login(*, session: Session, username: object, password: object, totp_code: object = None,
+          client: str = "browser", client_address: object = None) -> LoginResult:
+    """Sign in. Failures are counted per username (5 in 15 minutes lock it) and per client address (20 lock
+    the address), so neither guessing one account's password nor trying one password on many accounts
+    gets far; both are checked before the password."""
     now = utcnow()
     if not isinstance(username, str) or not isinstance(password, str) or not username.strip() or not password:
         return LoginResult(error="Enter your username and password.")
     if len(username) > 40 or len(password) > 1024 or not is_clean(username) or not is_clean(password):
         burn_verify_time("x")
         return LoginResult(error=WRONG_CREDENTIALS)
+    client_key = _client_key(client_address)
+    client_locked = _check_lock(session, client_key, now) if client_key else None
+    if client_locked is not None:
+        audit.record(session, actor=None, action="auth.login", outcome="locked", details={"reason": "client_locked"})
+        return LoginResult(error="Too many failed sign-ins from this device or network; try again in "
+                                 f"{_wait(client_locked.locked_until, now)}.")  # type: ignore[arg-type]
     key = _throttle_key(username)
     locked = _check_lock(session, key, now)
     if locked is not None:
@@ -146,6 +169,8 @@ def login(*, session: Session, username: object, password: object, totp_code: ob
                                  "Run `synapse user totp USERNAME` on the server to set it up.")
 
     if not ok or user is None:
+        if client_key:
+            _register_failure(session, client_key, now, get_settings().client_lockout_threshold)
         throttle = _register_failure(session, key, now)
         audit.record(session, actor=actor_for(user) if user else None, action="auth.login", outcome="failure",
                      entity="user", entity_id=user.id if user else None, details={"failures": throttle.failures})

@@ -73,7 +73,7 @@ def login_view() -> None:
     if submitted:
         with unit_of_work() as session:
             result = auth.login(session=session, username=username, password=password, totp_code=code,
-                                client=_client())
+                                client=_client(), client_address=st.context.ip_address)
         if result.ok:
             st.session_state[TOKEN_KEY] = result.token
             st.session_state[ACTOR_KEY] = result.actor

@@ -238,3 +238,29 @@ def test_change_password_checks_policy_and_ends_other_sessions(database):
     with pytest.raises(SessionExpired):
         _authenticate(other)
     assert _authenticate(mine.token).username == "doc"
+
+
+def test_one_address_trying_many_usernames_is_throttled(database):
+    with unit_of_work() as session:
+        make_user(session, role=Role.DOCTOR, username="doc")
+    for i in range(20):  # spraying: never five failures on one username
+        with unit_of_work() as session:
+            result = auth.login(session=session, username=f"user{i % 10}", password=f"guess-{i}-password",
+                                client_address="203.0.113.7")
+        assert result.error == auth.WRONG_CREDENTIALS
+    with unit_of_work() as session:  # the right password of another account, from the same address
+        blocked = auth.login(session=session, username="doc", password=DEFAULT_PASSWORD, client_address="203.0.113.7")
+        elsewhere = auth.login(session=session, username="doc", password=DEFAULT_PASSWORD, client_address="198.51.100.4")
+    assert not blocked.ok and "device or network" in blocked.error
+    assert elsewhere.ok
+
+
+def test_failures_are_forgotten_after_a_quiet_window(database):
+    with unit_of_work() as session:
+        make_user(session, role=Role.DOCTOR, username="doc")
+    for i in range(5):
+        _login("doc", f"wrong-password-{i}")
+    long_ago = utcnow() - dt.timedelta(hours=2)
+    with unit_of_work() as session:
+        session.exec(update(LoginThrottle).values(window_started_at=long_ago, locked_until=long_ago))
+    assert _login("doc", "wrong-again-123").error == auth.WRONG_CREDENTIALS  # counting afresh, not relocked
